@@ -1,0 +1,108 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Strictness shared by every Swift target.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+/// Plugins bind their own symbols first, so a plugin never runs the host's copy of a module
+/// both of them link (see docs/architecture.md, "Why -Bsymbolic").
+let pluginLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "-Bsymbolic"]),
+]
+
+let package = Package(
+    name: "Berth",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "BerthPluginKit", targets: ["BerthPluginKit"]),
+        .library(name: "BerthCore", targets: ["BerthCore"]),
+        .library(name: "BerthPostgres", targets: ["BerthPostgres"]),
+        // Backend plugins: one shared library each, loaded at run time by the PluginHost.
+        .library(name: "BerthDocker", type: .dynamic, targets: ["BerthDocker"]),
+        .library(name: "BerthSimulated", type: .dynamic, targets: ["BerthSimulated"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // The plugin ABI: one C header, the only thing plugins and host share.
+        .target(name: "CBerthPlugin"),
+        .target(
+            name: "BerthPluginKit",
+            dependencies: ["CBerthPlugin"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BerthCore",
+            dependencies: [
+                "BerthPluginKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(
+            name: "BerthPostgres",
+            dependencies: [
+                "BerthCore",
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.embedInCode("Migrations")],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Docker Engine API client over any byte transport, shared by the Docker plugins.
+        .target(
+            name: "DockerEngine",
+            dependencies: ["BerthPluginKit"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BerthDocker",
+            dependencies: ["BerthPluginKit", "DockerEngine", "CCurl"],
+            path: "Plugins/Docker",
+            swiftSettings: swiftSettings,
+            linkerSettings: pluginLinkerSettings
+        ),
+        // Written in C on purpose: proves the ABI is language-neutral.
+        .target(
+            name: "BerthSimulated",
+            dependencies: ["CBerthPlugin"],
+            path: "Plugins/Simulated",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .testTarget(
+            name: "BerthPluginKitTests",
+            dependencies: ["BerthPluginKit"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BerthCoreTests",
+            dependencies: ["BerthCore", "BerthPluginKit"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BerthPostgresTests",
+            dependencies: ["BerthPostgres", "BerthCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BerthDockerTests",
+            dependencies: ["BerthCore", "BerthPluginKit", "DockerEngine"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
