@@ -16,7 +16,7 @@ let pluginLinkerSettings: [LinkerSetting] = [
 
 let package = Package(
     name: "Berth",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "BerthPluginKit", targets: ["BerthPluginKit"]),
         .library(name: "BerthCore", targets: ["BerthCore"]),
@@ -53,6 +53,7 @@ let package = Package(
             name: "BerthPostgres",
             dependencies: [
                 "BerthCore",
+                "BerthPluginKit",
                 "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -64,15 +65,27 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
-        // Docker Engine API client over any byte transport, shared by the Docker plugins.
+        // HTTP value types and the transport protocol that engine clients are written against.
+        .target(
+            name: "BerthHTTP",
+            dependencies: ["BerthPluginKit"],
+            swiftSettings: swiftSettings
+        ),
+        // An HTTPTransport on libcurl (unix sockets, TCP, TLS), one multi loop per transport.
+        .target(
+            name: "CurlHTTP",
+            dependencies: ["BerthHTTP", "BerthPluginKit", "CCurl"],
+            swiftSettings: swiftSettings
+        ),
+        // Docker Engine API client over any HTTPTransport, shared by the Docker plugins.
         .target(
             name: "DockerEngine",
-            dependencies: ["BerthPluginKit"],
+            dependencies: ["BerthPluginKit", "BerthHTTP"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "BerthDocker",
-            dependencies: ["BerthPluginKit", "DockerEngine", "CCurl"],
+            dependencies: ["BerthPluginKit", "BerthHTTP", "DockerEngine", "CurlHTTP"],
             path: "Plugins/Docker",
             swiftSettings: swiftSettings,
             linkerSettings: pluginLinkerSettings
@@ -84,6 +97,12 @@ let package = Package(
             path: "Plugins/Simulated",
             linkerSettings: pluginLinkerSettings
         ),
+        // Helpers shared by the test targets: the test services' environment, plugin loading.
+        .target(
+            name: "BerthTestSupport",
+            dependencies: ["BerthCore", "BerthPluginKit"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "BerthPluginKitTests",
             dependencies: ["BerthPluginKit"],
@@ -91,17 +110,22 @@ let package = Package(
         ),
         .testTarget(
             name: "BerthCoreTests",
-            dependencies: ["BerthCore", "BerthPluginKit"],
+            dependencies: ["BerthCore", "BerthPluginKit", "BerthTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BerthPostgresTests",
-            dependencies: ["BerthPostgres", "BerthCore"],
+            dependencies: [
+                "BerthPostgres",
+                "BerthCore",
+                "BerthPluginKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BerthDockerTests",
-            dependencies: ["BerthCore", "BerthPluginKit", "DockerEngine"],
+            dependencies: ["BerthCore", "BerthPluginKit", "BerthTestSupport", "DockerEngine"],
             swiftSettings: swiftSettings
         ),
     ]

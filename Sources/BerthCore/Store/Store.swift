@@ -1,0 +1,130 @@
+public import Foundation
+
+/// Chooses hosts for queued executions during ``Store/claim(limit:reason:placement:)``.
+///
+/// Called inside the claiming transaction with the locked candidates in priority order;
+/// returns the host for each execution to schedule. Executions left out stay queued. Must be
+/// quick and pure: the rows stay locked while it runs.
+public typealias Placement = @Sendable ([Execution]) -> [UUID: String]
+
+/// Durable state of Berth: executions, their events, attempts, logs and hosts.
+///
+/// Every state change goes through ``transition(_:from:to:reason:changes:)``: one conditional
+/// update plus one event row, in one transaction. Implementations notify
+/// ``StoreNotification/executionsChannel`` on create and on each change, and
+/// ``StoreNotification/logsChannel`` on each log append.
+public protocol Store: Sendable {
+    /// Applies the schema migrations not applied yet. Safe to run concurrently and repeatedly.
+    func migrate() async throws(StoreError)
+
+    /// Writes a new execution as `queued` with its first event, in one transaction.
+    /// - Parameter new: The submission.
+    /// - Returns: The stored execution.
+    func createExecution(_ new: NewExecution) async throws(StoreError) -> Execution
+
+    /// The execution with this id, or `nil`.
+    /// - Parameter id: The execution's id.
+    func execution(id: UUID) async throws(StoreError) -> Execution?
+
+    /// One page of executions matching the query, newest first.
+    /// - Parameter query: Filters, cursor and limit.
+    func listExecutions(_ query: ExecutionQuery) async throws(StoreError) -> ExecutionPage
+
+    /// Changes an execution's state if, and only if, it is still in `from`.
+    ///
+    /// One conditional `UPDATE … WHERE id = $1 AND state = $2` plus one event row, in one
+    /// transaction. A change that loses the race writes nothing and returns ``TransitionOutcome/lost(current:)``.
+    /// - Parameters:
+    ///   - id: The execution.
+    ///   - from: The state the caller believes the execution is in.
+    ///   - to: The new state.
+    ///   - reason: Why; stored as the state reason and on the event.
+    ///   - changes: Fields written with the change.
+    /// - Throws: ``StoreError/Code/invalidTransition`` when `from → to` is not in the state
+    ///   diagram (which includes every change out of a terminal state).
+    func transition(
+        _ id: UUID, from: ExecutionState, to: ExecutionState, reason: String, changes: TransitionChanges
+    ) async throws(StoreError) -> TransitionOutcome
+
+    /// Takes up to `limit` queued executions in priority order (`FOR UPDATE SKIP LOCKED`, so two
+    /// claimers never get the same one), asks `placement` for their hosts, and marks the placed
+    /// ones `scheduled` on that host with a new attempt number and an event.
+    /// - Parameters:
+    ///   - limit: At most this many candidates.
+    ///   - reason: The reason stored on the events.
+    ///   - placement: Chooses a host per candidate; candidates it leaves out stay queued.
+    /// - Returns: The executions now scheduled.
+    func claim(limit: Int, reason: String, placement: @escaping Placement) async throws(StoreError) -> [Execution]
+
+    /// Stores an attempt with its runtime handle (before the start is acknowledged).
+    /// Recording the same attempt again replaces its handle.
+    /// - Parameter attempt: The attempt.
+    func recordAttempt(_ attempt: Attempt) async throws(StoreError)
+
+    /// Marks an attempt ended.
+    /// - Parameters:
+    ///   - executionID: The execution.
+    ///   - number: The attempt number.
+    ///   - at: When it ended.
+    func finishAttempt(executionID: UUID, number: Int, at: Date) async throws(StoreError)
+
+    /// The attempts of an execution, oldest first.
+    /// - Parameter executionID: The execution.
+    func attempts(of executionID: UUID) async throws(StoreError) -> [Attempt]
+
+    /// All attempts not finished yet, for reconciliation at start-up.
+    func unfinishedAttempts() async throws(StoreError) -> [Attempt]
+
+    /// The events of an execution in order.
+    /// - Parameters:
+    ///   - executionID: The execution.
+    ///   - afterSeq: Only events after this sequence number.
+    ///   - limit: At most this many.
+    func events(of executionID: UUID, afterSeq: Int64?, limit: Int) async throws(StoreError) -> [ExecutionEvent]
+
+    /// Appends log chunks in one transaction; chunks of one execution get consecutive `seq`
+    /// numbers in the order given.
+    /// - Parameter chunks: The chunks to append.
+    /// - Returns: The stored chunks.
+    @discardableResult
+    func appendLogs(_ chunks: [NewLogChunk]) async throws(StoreError) -> [StoredLogChunk]
+
+    /// Reads log chunks in `seq` order.
+    /// - Parameter query: Which chunks.
+    func logs(_ query: LogQuery) async throws(StoreError) -> [StoredLogChunk]
+
+    /// Inserts or replaces a host record.
+    /// - Parameter host: The record.
+    func upsertHost(_ host: HostRecord) async throws(StoreError)
+
+    /// All host records, by name.
+    func hosts() async throws(StoreError) -> [HostRecord]
+
+    /// A new stream of notifications from the Store's channels. The stream first yields a
+    /// ``StoreNotification/resyncChannel`` marker once the listener is listening, and again
+    /// after every reconnect. Ends when the Store shuts down or the consumer stops.
+    func notifications() -> AsyncStream<StoreNotification>
+}
+
+extension Store {
+    /// Changes an execution's state with no other field; see ``transition(_:from:to:reason:changes:)``.
+    public func transition(
+        _ id: UUID, from: ExecutionState, to: ExecutionState, reason: String
+    ) async throws(StoreError) -> TransitionOutcome {
+        try await transition(id, from: from, to: to, reason: reason, changes: .none)
+    }
+
+    /// Claims queued executions for one host: those that ask for `host` or for no host.
+    /// - Parameters:
+    ///   - host: The host to schedule them on.
+    ///   - limit: At most this many.
+    public func claimQueued(host: String, limit: Int) async throws(StoreError) -> [Execution] {
+        try await claim(limit: limit, reason: "scheduled on \(host)") { candidates in
+            var placed: [UUID: String] = [:]
+            for execution in candidates where execution.targetHost == nil || execution.targetHost == host {
+                placed[execution.id] = host
+            }
+            return placed
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import CBerthPlugin
+
+/// One instance of a loaded plugin, seen through the ``Backend`` protocol.
+///
+/// Whatever language the plugin is written in, the host drives it through this type: each
+/// method serializes its request, calls the descriptor's C function and awaits its completion.
+public final class PluginInstance: Backend {
+    /// The plugin this instance belongs to.
+    public let plugin: LoadedPlugin
+    /// The target host it serves.
+    public let host: String
+    private let instance: InstancePointer
+
+    init(plugin: LoadedPlugin, host: String, instance: InstancePointer) {
+        self.plugin = plugin
+        self.host = host
+        self.instance = instance
+    }
+
+    private var table: berth_plugin_v1_t { plugin.descriptor.pointer.pointee }
+
+    public func health() async throws(PluginError) -> Health {
+        let (instance, health) = (self.instance.pointer, table.health!)
+        let outcome = await PluginCall.run { health(instance, $0, $1) }
+        return try PluginCall.decode(outcome, as: Health.self, plugin: plugin.name, operation: "health")
+    }
+
+    public func capacity() async throws(PluginError) -> Capacity {
+        let (instance, capacity) = (self.instance.pointer, table.capacity!)
+        let outcome = await PluginCall.run { capacity(instance, $0, $1) }
+        return try PluginCall.decode(outcome, as: Capacity.self, plugin: plugin.name, operation: "capacity")
+    }
+
+    public func start(_ spec: ExecutionSpec) async throws(PluginError) -> RuntimeHandle {
+        let outcome = await send(spec.json, table.start!)
+        return try PluginCall.decode(outcome, as: RuntimeHandle.self, plugin: plugin.name, operation: "start")
+    }
+
+    public func inspect(_ handle: RuntimeHandle) async throws(PluginError) -> RuntimeStatus {
+        let outcome = await send(handle.json, table.inspect!)
+        return try PluginCall.decode(outcome, as: RuntimeStatus.self, plugin: plugin.name, operation: "inspect")
+    }
+
+    public func stop(_ handle: RuntimeHandle, graceSeconds: Double) async throws(PluginError) {
+        let outcome = await send(StopRequest(handle: handle, graceSeconds: graceSeconds).json, table.stop!)
+        try PluginCall.check(outcome, plugin: plugin.name)
+    }
+
+    public func remove(_ handle: RuntimeHandle) async throws(PluginError) {
+        let outcome = await send(handle.json, table.remove!)
+        try PluginCall.check(outcome, plugin: plugin.name)
+    }
+
+    public func list(labels: [String: String]) async throws(PluginError) -> [RuntimeObject] {
+        let outcome = await send(ListRequest(labels: labels).json, table.list!)
+        return try PluginCall.decode(outcome, as: ListResponse.self, plugin: plugin.name, operation: "list").items
+    }
+
+    public func logs(_ request: LogRequest) -> PluginStream<LogChunk> {
+        let (instance, logs, table) = (self.instance.pointer, self.table.logs!, self.table)
+        return ImportedStream.open(plugin: plugin.name, table: table) { context, item, end in
+            Payload.withBytes(request.json) { bytes, length in
+                logs(instance, bytes, length, context, item, end)
+            }
+        }
+    }
+
+    public func events() -> PluginStream<BackendEvent> {
+        let (instance, events, table) = (self.instance.pointer, self.table.events!, self.table)
+        return ImportedStream.open(plugin: plugin.name, table: table) { context, item, end in
+            events(instance, context, item, end)
+        }
+    }
+
+    public func close() async {
+        let (instance, close) = (self.instance.pointer, table.close!)
+        _ = await PluginCall.run { close(instance, $0, $1) }
+    }
+
+    /// The C signature shared by operations that take one request body.
+    private typealias BodyOperation = @convention(c) (
+        OpaquePointer?, UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?, berth_completion_fn?
+    ) -> Void
+
+    private func send(_ request: JSONValue, _ operation: BodyOperation) async -> PluginCall.Outcome {
+        let instance = self.instance.pointer
+        return await PluginCall.run { context, done in
+            Payload.withBytes(request) { bytes, length in
+                operation(instance, bytes, length, context, done)
+            }
+        }
+    }
+}

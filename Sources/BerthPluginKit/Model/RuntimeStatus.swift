@@ -1,0 +1,66 @@
+/// Where one attempt stands, as its engine sees it.
+public struct RuntimeStatus: Sendable, Hashable, JSONRepresentable {
+    /// The engine-side state of an attempt.
+    public enum State: String, Sendable, Hashable, CaseIterable {
+        /// Created but not started yet (or pulling, scheduling).
+        case created
+        /// Its process runs.
+        case running
+        /// Its process ended; `exitCode` says how.
+        case exited
+        /// The engine could not run it; `reason` says why.
+        case failed
+    }
+
+    /// The state.
+    public var state: State
+    /// The process's exit code once `exited`.
+    public var exitCode: Int32?
+    /// Why it is in this state, in words (`OOMKilled`, `stopped`, `pulling image x`).
+    public var reason: String?
+    /// When the process started.
+    public var startedAt: Timestamp?
+    /// When the process ended.
+    public var finishedAt: Timestamp?
+
+    /// A status with the given fields.
+    public init(
+        state: State, exitCode: Int32? = nil, reason: String? = nil,
+        startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil
+    ) {
+        self.state = state
+        self.exitCode = exitCode
+        self.reason = reason
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
+    /// Whether the attempt has ended (`exited` or `failed`).
+    public var isFinal: Bool { state == .exited || state == .failed }
+
+    public init(json: JSONValue) throws(JSONError) {
+        let reader = try JSONObjectReader(json, path: "status")
+        guard let state = try reader.optionalEnum("state", State.self) else {
+            throw JSONError(location: "status.state", reason: "is required")
+        }
+        self.state = state
+        if let code = try reader.optionalInt("exit_code") {
+            guard let exitCode = Int32(exactly: code) else {
+                throw JSONError(location: "status.exit_code", reason: "out of range")
+            }
+            self.exitCode = exitCode
+        }
+        self.reason = try reader.optionalString("reason")
+        self.startedAt = try reader.optionalTimestamp("started_at")
+        self.finishedAt = try reader.optionalTimestamp("finished_at")
+    }
+
+    public var json: JSONValue {
+        var members: [String: JSONValue] = ["state": .string(state.rawValue)]
+        if let exitCode { members["exit_code"] = .number(Double(exitCode)) }
+        if let reason { members["reason"] = .string(reason) }
+        if let startedAt { members["started_at"] = .string(startedAt.rfc3339) }
+        if let finishedAt { members["finished_at"] = .string(finishedAt.rfc3339) }
+        return .object(members)
+    }
+}

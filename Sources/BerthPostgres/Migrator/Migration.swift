@@ -1,0 +1,37 @@
+/// One schema migration: a version, a name and the SQL, embedded in the binary.
+public struct Migration: Sendable, Hashable {
+    /// The version, from the file name's number; applied in increasing order.
+    public let version: Int
+    /// The name, from the file name after the number.
+    public let name: String
+    /// The SQL text; may hold several statements.
+    public let sql: String
+
+    /// Creates a migration.
+    /// - Parameters:
+    ///   - version: The version.
+    ///   - name: The name.
+    ///   - sql: The SQL text.
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
+
+    /// A 64-bit FNV-1a checksum of the SQL, hex, stored to detect an edited migration.
+    public var checksum: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in sql.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+
+    /// Berth's migrations, embedded from `Sources/BerthPostgres/Migrations/NNNN_name.sql`
+    /// (SwiftPM's `embedInCode` names `0001_initial.sql` `PackageResources._001_initial_sql`).
+    /// A test checks that this list matches the folder.
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "initial", sql: String(decoding: PackageResources._001_initial_sql, as: UTF8.self)),
+    ]
+}

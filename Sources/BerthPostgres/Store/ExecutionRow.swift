@@ -1,0 +1,81 @@
+import BerthCore
+import Foundation
+
+/// How an ``Execution`` is selected and decoded: the columns, with the current attempt joined.
+enum ExecutionRow {
+    /// `SELECT` list and `FROM` for executions (`e`) with their current attempt (`a`).
+    static let selectFrom = """
+        SELECT e.id, e.name, e.owner, e.image, e.command::text AS command, e.args::text AS args,
+               e.env::text AS env, e.working_dir, e.target_host, e.host, e.labels::text AS labels,
+               e.cpus, e.memory_bytes, e.timeout_seconds, e.priority, e.state, e.state_reason,
+               e.exit_code, e.error_code, e.error_message, e.attempts,
+               berth_us(e.created_at) AS created_us, berth_us(e.updated_at) AS updated_us,
+               berth_us(e.started_at) AS started_us, berth_us(e.finished_at) AS finished_us,
+               a.number AS attempt_number, a.host AS attempt_host, a.runtime_handle AS attempt_handle,
+               berth_us(a.started_at) AS attempt_started_us, berth_us(a.finished_at) AS attempt_finished_us
+        FROM executions e
+        LEFT JOIN attempts a ON a.execution_id = e.id AND a.number = e.attempts
+        """
+
+    /// Decodes one row selected with ``selectFrom``.
+    static func decode(_ row: PostgresRow) throws -> Execution {
+        let id = try required(row.uuid("id"), "id")
+        let stateText = try row.string("state")
+        guard let state = ExecutionState(rawValue: stateText) else {
+            throw PostgresError(code: .decodingFailed, message: "unknown execution state \"\(stateText)\"")
+        }
+        var failure: ExecutionFailure?
+        if let code = try row.text("error_code") {
+            failure = ExecutionFailure(code: code, message: try row.text("error_message") ?? "")
+        }
+        var attempt: Attempt?
+        if let number = try row.int64("attempt_number") {
+            attempt = Attempt(
+                executionID: id, number: Int(number), host: try row.string("attempt_host"),
+                runtimeHandle: try row.string("attempt_handle"),
+                startedAt: try required(row.date(micros: "attempt_started_us"), "attempt_started_us"),
+                finishedAt: try row.date(micros: "attempt_finished_us")
+            )
+        }
+        return Execution(
+            id: id,
+            name: try row.text("name"),
+            owner: try row.string("owner"),
+            image: try row.string("image"),
+            command: try row.json([String].self, "command"),
+            args: try row.json([String].self, "args") ?? [],
+            env: try row.json([String: String].self, "env") ?? [:],
+            workingDir: try row.text("working_dir"),
+            targetHost: try row.text("target_host"),
+            host: try row.text("host"),
+            labels: try row.json([String: String].self, "labels") ?? [:],
+            cpus: try row.double("cpus"),
+            memoryBytes: try row.int64("memory_bytes"),
+            timeoutSeconds: try row.int64("timeout_seconds").map { Int($0) },
+            priority: Int(try row.requiredInt64("priority")),
+            state: state,
+            stateReason: try row.text("state_reason"),
+            exitCode: try row.int64("exit_code").map { Int32(truncatingIfNeeded: $0) },
+            error: failure,
+            attempts: Int(try row.requiredInt64("attempts")),
+            currentAttempt: attempt,
+            createdAt: try required(row.date(micros: "created_us"), "created_us"),
+            updatedAt: try required(row.date(micros: "updated_us"), "updated_us"),
+            startedAt: try row.date(micros: "started_us"),
+            finishedAt: try row.date(micros: "finished_us")
+        )
+    }
+
+    /// The cursor of a row selected with ``selectFrom``.
+    static func cursor(_ row: PostgresRow) throws -> ExecutionCursor {
+        ExecutionCursor(
+            createdAtMicros: try row.requiredInt64("created_us"),
+            id: try required(row.uuid("id"), "id")
+        )
+    }
+
+    static func required<T>(_ value: T?, _ column: String) throws -> T {
+        guard let value else { throw PostgresError(code: .decodingFailed, message: "column \"\(column)\" is NULL") }
+        return value
+    }
+}

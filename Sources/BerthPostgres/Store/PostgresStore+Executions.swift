@@ -1,0 +1,194 @@
+public import BerthCore
+public import Foundation
+import Logging
+
+extension PostgresStore {
+    /// Writes a new `queued` execution and its first event in one transaction, and notifies.
+    public func createExecution(_ new: NewExecution) async throws(StoreError) -> Execution {
+        let id = new.id ?? UUID()
+        guard !new.owner.isEmpty, !new.image.isEmpty else {
+            throw StoreError(code: .invalidArgument, message: "owner and image must not be empty", executionID: id, query: "create_execution")
+        }
+        return try await perform("create_execution", execution: id) {
+            try await pool.withTransaction { connection in
+                try await connection.query(
+                    """
+                    INSERT INTO executions (id, name, owner, image, command, args, env, working_dir, target_host,
+                                            labels, cpus, memory_bytes, timeout_seconds, priority, state, state_reason)
+                    VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13, $14,
+                            'queued', 'submitted')
+                    """,
+                    [
+                        PostgresBind(id), new.name.map { PostgresBind($0) }, PostgresBind(new.owner), PostgresBind(new.image),
+                        try new.command.map(SQLValues.json), try SQLValues.json(new.args), try SQLValues.json(new.env),
+                        new.workingDir.map { PostgresBind($0) }, new.targetHost.map { PostgresBind($0) },
+                        try SQLValues.json(new.labels), new.cpus.map { PostgresBind($0) },
+                        new.memoryBytes.map { PostgresBind($0) }, new.timeoutSeconds.map { PostgresBind($0) },
+                        PostgresBind(new.priority),
+                    ]
+                )
+                try await connection.query(
+                    "INSERT INTO execution_events (execution_id, from_state, to_state, reason) VALUES ($1, NULL, 'queued', 'submitted')",
+                    [PostgresBind(id)]
+                )
+                try await notify(connection, StoreNotification.executionsChannel, id)
+                return try await fetch(connection, id)!
+            }
+        }
+    }
+
+    /// The execution with this id, or `nil`.
+    public func execution(id: UUID) async throws(StoreError) -> Execution? {
+        try await perform("get_execution", execution: id) {
+            try await pool.withConnection { connection in try await fetch(connection, id) }
+        }
+    }
+
+    /// One page of executions, newest first, paged by `(created_at, id)`.
+    public func listExecutions(_ query: ExecutionQuery) async throws(StoreError) -> ExecutionPage {
+        guard (1...1000).contains(query.limit) else {
+            throw StoreError(code: .invalidArgument, message: "limit must be 1…1000, not \(query.limit)", query: "list_executions")
+        }
+        return try await perform("list_executions") {
+            var conditions = SQLConditions()
+            if !query.states.isEmpty {
+                let states = query.states.map(\.rawValue).sorted()
+                conditions.add("e.state = ANY(\(conditions.bind(SQLValues.array(states)))::text[])")
+            }
+            if let host = query.host { conditions.add("COALESCE(e.host, e.target_host) = \(conditions.bind(.text(host)))") }
+            if let owner = query.owner { conditions.add("e.owner = \(conditions.bind(.text(owner)))") }
+            if let name = query.name { conditions.add("e.name = \(conditions.bind(.text(name)))") }
+            if !query.labels.isEmpty {
+                conditions.add("e.labels @> \(conditions.bind(try SQLValues.json(query.labels)))::jsonb")
+            }
+            if let after = query.after {
+                let micros = conditions.bind(PostgresBind(after.createdAtMicros))
+                let id = conditions.bind(PostgresBind(after.id))
+                conditions.add("(e.created_at, e.id) < (berth_ts(\(micros)::bigint), \(id)::uuid)")
+            }
+            let limit = conditions.bind(PostgresBind(query.limit + 1))
+            let sql = "\(ExecutionRow.selectFrom) \(conditions.whereClause) ORDER BY e.created_at DESC, e.id DESC LIMIT \(limit)"
+            let rows = try await pool.withConnection { connection in try await connection.query(sql, conditions.parameters) }
+            let page = rows.prefix(query.limit)
+            let executions = try page.map(ExecutionRow.decode)
+            let next = rows.count > query.limit ? try page.last.map(ExecutionRow.cursor) : nil
+            return ExecutionPage(executions: executions, next: next)
+        }
+    }
+
+    /// One conditional `UPDATE … WHERE id = $1 AND state = $2` plus one event row, in one transaction.
+    public func transition(
+        _ id: UUID, from: ExecutionState, to: ExecutionState, reason: String, changes: TransitionChanges
+    ) async throws(StoreError) -> TransitionOutcome {
+        guard from.canTransition(to: to) else {
+            throw StoreError(
+                code: .invalidTransition,
+                message: from.isTerminal ? "\(from.rawValue) is terminal and never changes" : "\(from.rawValue) cannot change to \(to.rawValue)",
+                executionID: id, query: "transition"
+            )
+        }
+        let outcome = try await perform("transition", execution: id) { () async throws -> TransitionOutcome in
+            try await pool.withTransaction { connection in
+                let updated = try await connection.query(
+                    """
+                    UPDATE executions SET
+                        state = $3, state_reason = $4, updated_at = now(),
+                        host = COALESCE($5, host),
+                        exit_code = COALESCE($6::integer, exit_code),
+                        error_code = COALESCE($7, error_code),
+                        error_message = COALESCE($8, error_message),
+                        attempts = GREATEST(attempts, COALESCE($9::integer, attempts)),
+                        started_at = COALESCE(started_at, berth_ts($10::bigint), CASE WHEN $3 = 'running' THEN now() END),
+                        finished_at = COALESCE(finished_at, berth_ts($11::bigint), CASE WHEN $12::boolean THEN now() END)
+                    WHERE id = $1 AND state = $2
+                    RETURNING attempts
+                    """,
+                    [
+                        PostgresBind(id), PostgresBind(from.rawValue), PostgresBind(to.rawValue), PostgresBind(reason),
+                        changes.host.map { PostgresBind($0) }, changes.exitCode.map { PostgresBind($0) },
+                        changes.error.map { PostgresBind($0.code) }, changes.error.map { PostgresBind($0.message) },
+                        changes.attempt.map { PostgresBind($0) },
+                        changes.startedAt.map { PostgresBind(micros: $0) }, changes.finishedAt.map { PostgresBind(micros: $0) },
+                        PostgresBind(to.isTerminal),
+                    ]
+                )
+                guard let row = updated.first else {
+                    let current = try await connection.query("SELECT state FROM executions WHERE id = $1", [PostgresBind(id)])
+                    return .lost(current: try current.first.flatMap { try ExecutionState(rawValue: $0.string("state")) })
+                }
+                let attempts = try row.requiredInt64("attempts")
+                let attempt = changes.attempt ?? (attempts > 0 ? Int(attempts) : nil)
+                try await connection.query(
+                    "INSERT INTO execution_events (execution_id, from_state, to_state, reason, attempt) VALUES ($1, $2, $3, $4, $5)",
+                    [PostgresBind(id), PostgresBind(from.rawValue), PostgresBind(to.rawValue), PostgresBind(reason), attempt.map { PostgresBind($0) }]
+                )
+                try await notify(connection, StoreNotification.executionsChannel, id)
+                return .won(try await fetch(connection, id)!)
+            }
+        }
+        logger.debug("transition", metadata: [
+            "execution": "\(id.uuidString.lowercased())", "from": "\(from.rawValue)", "to": "\(to.rawValue)",
+            "won": "\(outcome.didWin)",
+        ])
+        return outcome
+    }
+
+    /// Claims queued executions with `FOR UPDATE SKIP LOCKED` and schedules the placed ones.
+    public func claim(limit: Int, reason: String, placement: @escaping Placement) async throws(StoreError) -> [Execution] {
+        guard limit > 0 else { return [] }
+        return try await perform("claim") {
+            try await pool.withTransaction { connection in
+                let candidates = try await connection.query(
+                    """
+                    \(ExecutionRow.selectFrom)
+                    WHERE e.state = 'queued'
+                    ORDER BY e.priority DESC, e.created_at, e.id
+                    LIMIT $1
+                    FOR UPDATE OF e SKIP LOCKED
+                    """,
+                    [PostgresBind(limit)]
+                ).map(ExecutionRow.decode)
+                guard !candidates.isEmpty else { return [] }
+                let placed = placement(candidates)
+                let chosen = candidates.filter { placed[$0.id] != nil }
+                guard !chosen.isEmpty else { return [] }
+                let ids = chosen.map { $0.id.uuidString.lowercased() }
+                let hosts = chosen.map { placed[$0.id]! }
+                try await connection.query(
+                    """
+                    WITH placed AS (
+                        SELECT * FROM unnest($1::uuid[], $2::text[]) AS p(id, host)
+                    ), updated AS (
+                        UPDATE executions e
+                        SET state = 'scheduled', host = placed.host, attempts = e.attempts + 1,
+                            state_reason = $3, updated_at = now()
+                        FROM placed
+                        WHERE e.id = placed.id AND e.state = 'queued'
+                        RETURNING e.id, e.attempts
+                    )
+                    INSERT INTO execution_events (execution_id, from_state, to_state, reason, attempt)
+                    SELECT id, 'queued', 'scheduled', $3, attempts FROM updated
+                    """,
+                    [SQLValues.array(ids), SQLValues.array(hosts), PostgresBind(reason)]
+                )
+                try await connection.query(
+                    "SELECT pg_notify($1, id::text) FROM unnest($2::uuid[]) AS id",
+                    [PostgresBind(StoreNotification.executionsChannel), SQLValues.array(ids)]
+                )
+                return try await connection.query(
+                    "\(ExecutionRow.selectFrom) WHERE e.id = ANY($1::uuid[]) ORDER BY e.priority DESC, e.created_at, e.id",
+                    [SQLValues.array(ids)]
+                ).map(ExecutionRow.decode)
+            }
+        }
+    }
+
+    func fetch(_ connection: PostgresConnection, _ id: UUID) async throws -> Execution? {
+        let rows = try await connection.query("\(ExecutionRow.selectFrom) WHERE e.id = $1", [PostgresBind(id)])
+        return try rows.first.map(ExecutionRow.decode)
+    }
+
+    func notify(_ connection: PostgresConnection, _ channel: String, _ id: UUID) async throws {
+        try await connection.query("SELECT pg_notify($1, $2)", [PostgresBind(channel), PostgresBind(id)])
+    }
+}

@@ -1,0 +1,121 @@
+public import BerthHTTP
+public import BerthPluginKit
+
+/// A ``Backend`` on a Docker engine, whatever transport reaches it. The local Docker plugin
+/// gives it a unix-socket transport; the SSH plugin gives it channels of an SSH session.
+public final class DockerEngineBackend: Sendable {
+    /// The API client.
+    public let api: DockerAPI
+    /// The shared settings.
+    public let settings: DockerEngineSettings
+    let eventHub: DockerEventHub
+
+    /// A backend over `transport` with `settings`.
+    public init(transport: any HTTPTransport, settings: DockerEngineSettings) {
+        self.settings = settings
+        self.api = DockerAPI(transport: transport, requestTimeout: settings.requestTimeout, host: settings.host)
+        self.eventHub = DockerEventHub(api: api, server: settings.server)
+    }
+
+    var host: String { settings.host }
+
+    /// The container name of an attempt: unique per execution and attempt, so a repeated start
+    /// of the same attempt finds the first container instead of making a second.
+    static func containerName(_ spec: ExecutionSpec) -> String {
+        let safe = spec.executionID.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }
+        return "berth-\(String(safe))-\(spec.attempt)"
+    }
+
+    static func containerID(_ handle: RuntimeHandle, host: String) throws(PluginError) -> String {
+        guard let id = handle.id, !id.isEmpty else {
+            throw PluginError(.invalidSpec, "host \(host): runtime handle \(handle) has no container id")
+        }
+        return id
+    }
+
+    /// The engine's health: `_ping`, then `/info`.
+    public func health() async -> Health {
+        do throws(PluginError) {
+            let ping = try await api.transport.send(HTTPRequest(method: "GET", path: "/_ping", timeout: api.requestTimeout))
+            guard ping.status == 200 else {
+                return Health(ok: false, message: "Docker engine at \(api.endpoint) answered _ping with \(ping.status)")
+            }
+            let info = try await api.send("GET", "/info")
+            guard info.status == 200, let body = try? info.json() else { throw api.failure(info, "info") }
+            let version = body["ServerVersion"]?.stringValue
+            return Health(
+                ok: true, message: "Docker engine \(version ?? "?") at \(api.endpoint)",
+                engineVersion: version, cpus: body["NCPU"]?.doubleValue, memoryBytes: body["MemTotal"]?.int64Value)
+        } catch {
+            api.forgetVersion()
+            return Health(ok: false, message: error.message)
+        }
+    }
+
+    /// Capacity from settings, and the Berth containers running now.
+    public func capacity() async throws(PluginError) -> Capacity {
+        let filters: JSONValue = [
+            "label": .array([.string("\(BerthLabel.server)=\(settings.server)")]), "status": ["running"],
+        ]
+        let response = try await api.send("GET", "/containers/json", query: [("filters", filters.jsonText)])
+        guard response.status == 200, let items = (try? response.json())?.arrayValue else {
+            throw api.failure(response, "listing running containers")
+        }
+        return Capacity(maxConcurrent: settings.maxConcurrent, running: items.count)
+    }
+
+    /// Pulls as the policy says, creates the container with Berth's labels, and starts it.
+    public func start(_ spec: ExecutionSpec) async throws(PluginError) -> RuntimeHandle {
+        guard let image = ImageReference(spec.image) else {
+            throw PluginError(.invalidSpec, "host \(host): execution \(spec.executionID): '\(spec.image)' is not an image reference")
+        }
+        try await ensureImage(image, policy: spec.pullPolicy ?? settings.pullPolicy, execution: spec.executionID)
+        let name = Self.containerName(spec)
+        var response = try await api.send(
+            "POST", "/containers/create", query: [("name", name)], json: createBody(spec, image: image))
+        if response.status == 404 {
+            // The image vanished between the check and the create: pull once more if allowed.
+            try await ensureImage(image, policy: .always, execution: spec.executionID)
+            response = try await api.send(
+                "POST", "/containers/create", query: [("name", name)], json: createBody(spec, image: image))
+        }
+        let id: String
+        switch response.status {
+        case 201:
+            guard let created = (try? response.json())?["Id"]?.stringValue else {
+                throw PluginError(.internal, "host \(host): create answered without an Id")
+            }
+            id = created
+        case 409:
+            // This attempt's container exists already (a start whose reply was lost): adopt it.
+            id = name
+        default:
+            throw api.failure(response, "execution \(spec.executionID): creating the container")
+        }
+        let started = try await api.send("POST", "/containers/\(DockerAPI.pathSegment(id))/start")
+        guard started.status == 204 || started.status == 304 else {
+            let error = api.failure(started, "execution \(spec.executionID): starting the container")
+            _ = try? await api.send("DELETE", "/containers/\(DockerAPI.pathSegment(id))", query: [("force", "1")])
+            throw error
+        }
+        return RuntimeHandle(json: ["id": .string(id), "name": .string(name)])
+    }
+
+    private func createBody(_ spec: ExecutionSpec, image: ImageReference) -> JSONValue {
+        var hostConfig: [String: JSONValue] = ["NetworkMode": .string(spec.networkMode)]
+        if let cpus = spec.cpus { hostConfig["NanoCpus"] = .number((cpus * 1e9).rounded()) }
+        if let memory = spec.memoryBytes { hostConfig["Memory"] = .number(Double(memory)) }
+        var body: [String: JSONValue] = [
+            "Image": .string(spec.image),
+            "Env": JSONValue(spec.env.keys.sorted().map { "\($0)=\(spec.env[$0]!)" }),
+            "Labels": JSONValue(spec.runtimeLabels(server: settings.server)),
+            "AttachStdin": false, "AttachStdout": false, "AttachStderr": false, "Tty": false, "OpenStdin": false,
+            "HostConfig": .object(hostConfig),
+        ]
+        if let command = spec.command { body["Entrypoint"] = JSONValue(command) }
+        if !spec.args.isEmpty { body["Cmd"] = JSONValue(spec.args) }
+        if let workingDir = spec.workingDir { body["WorkingDir"] = .string(workingDir) }
+        if spec.networkMode == "none" { body["NetworkDisabled"] = true }
+        return .object(body)
+    }
+}

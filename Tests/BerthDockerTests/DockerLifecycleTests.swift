@@ -1,0 +1,189 @@
+import BerthPluginKit
+import BerthTestSupport
+import Testing
+
+/// The Docker plugin, loaded as a shared library and driven through the C ABI, against the
+/// real test engine.
+@Suite("Docker plugin lifecycle", .serialized)
+struct DockerLifecycleTests {
+    @Test("exit 0 ends as exited with code 0")
+    func exitZero() async throws {
+        let docker = try await DockerFixture.open()
+        let (handle, status) = try await docker.run(DockerFixture.shell("true"))
+        #expect(status.state == .exited)
+        #expect(status.exitCode == 0)
+        #expect(status.startedAt != nil && status.finishedAt != nil)
+        try await docker.backend.remove(handle)
+    }
+
+    @Test("exit 3 keeps exit code 3")
+    func exitThree() async throws {
+        let docker = try await DockerFixture.open()
+        let (handle, status) = try await docker.run(DockerFixture.shell("exit 3"))
+        #expect(status.state == .exited)
+        #expect(status.exitCode == 3)
+        try await docker.backend.remove(handle)
+    }
+
+    @Test("stop of sleep 300 ends within grace + 2 s")
+    func stopWithinGrace() async throws {
+        let docker = try await DockerFixture.open()
+        let handle = try await docker.backend.start(DockerFixture.shell("sleep 300"))
+        try await waitUntilRunning(docker.backend, handle)
+        let clock = ContinuousClock()
+        let began = clock.now
+        try await docker.backend.stop(handle, graceSeconds: 1)
+        let status = try await docker.backend.inspect(handle)
+        let took = clock.now - began
+        #expect(status.state == .exited)
+        // PID 1 ignores SIGTERM, so the engine had to kill it after the grace period.
+        #expect(status.exitCode == 137)
+        #expect(took < .seconds(3), "stop took \(took)")
+        try await docker.backend.remove(handle)
+    }
+
+    @Test("stdout and stderr are kept apart and in order")
+    func streamsApartAndInOrder() async throws {
+        let docker = try await DockerFixture.open()
+        let script = "for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done"
+        let (handle, _) = try await docker.run(DockerFixture.shell(script))
+        let chunks = try await TestPlugins.collect(docker.backend.logs(LogRequest(handle: handle)))
+        let stdout = chunks.filter { $0.stream == .stdout }.map(\.text).joined()
+        let stderr = chunks.filter { $0.stream == .stderr }.map(\.text).joined()
+        #expect(stdout == "out1\nout2\nout3\nout4\nout5\n")
+        #expect(stderr == "err1\nerr2\nerr3\nerr4\nerr5\n")
+        for stream in LogStream.allCases {
+            let times = chunks.filter { $0.stream == stream }.map(\.timestamp)
+            #expect(times == times.sorted(), "\(stream) timestamps out of order")
+        }
+        try await docker.backend.remove(handle)
+    }
+
+    @Test("followed logs arrive while running and end when the container ends")
+    func followEndsWithContainer() async throws {
+        let docker = try await DockerFixture.open()
+        let handle = try await docker.backend.start(DockerFixture.shell("echo first; sleep 1; echo second"))
+        let clock = ContinuousClock()
+        let began = clock.now
+        let chunks = try await TestPlugins.collect(docker.backend.logs(LogRequest(handle: handle, follow: true)))
+        #expect(chunks.map(\.text) == ["first\n", "second\n"])
+        #expect(clock.now - began < .seconds(10))
+        let status = try await docker.backend.inspect(handle)
+        #expect(status.state == .exited)
+        try await docker.backend.remove(handle)
+    }
+
+    @Test("logs since a chunk's timestamp resume from it")
+    func logsSince() async throws {
+        let docker = try await DockerFixture.open()
+        let (handle, _) = try await docker.run(DockerFixture.shell("echo a; sleep 0.3; echo b; sleep 0.3; echo c"))
+        let all = try await TestPlugins.collect(docker.backend.logs(LogRequest(handle: handle)))
+        #expect(all.map(\.text) == ["a\n", "b\n", "c\n"])
+        let rest = try await TestPlugins.collect(
+            docker.backend.logs(LogRequest(handle: handle, since: all[1].timestamp.adding(seconds: 0.000_000_001))))
+        #expect(rest.map(\.text) == ["c\n"])
+        try await docker.backend.remove(handle)
+    }
+
+    @Test("env, working dir, labels and a network of none reach the container")
+    func specReachesContainer() async throws {
+        let docker = try await DockerFixture.open()
+        var spec = DockerFixture.shell("echo $GREETING; pwd; ls /sys/class/net")
+        spec.env = ["GREETING": "hello berth"]
+        spec.workingDir = "/tmp"
+        spec.labels = ["team": "solvers"]
+        spec.memoryBytes = 64 * 1024 * 1024
+        spec.cpus = 0.5
+        let (handle, status) = try await docker.run(spec)
+        #expect(status.exitCode == 0)
+        let output = try await TestPlugins.collect(docker.backend.logs(LogRequest(handle: handle))).map(\.text).joined()
+        #expect(output == "hello berth\n/tmp\nlo\n")
+        let listed = try await docker.backend.list(labels: ["team": "solvers", "berth.execution": spec.executionID])
+        #expect(listed.count == 1)
+        #expect(listed.first?.labels["berth.attempt"] == "1")
+        #expect(listed.first?.labels["berth.server"] == docker.server)
+        try await docker.backend.remove(handle)
+    }
+
+    @Test("list by labels finds exactly what was started")
+    func listByLabels() async throws {
+        let docker = try await DockerFixture.open()
+        var handles: [RuntimeHandle] = []
+        for _ in 0..<3 {
+            handles.append(try await docker.backend.start(DockerFixture.shell("true")))
+        }
+        let listed = try await docker.backend.list(labels: ["berth.server": docker.server])
+        #expect(Set(listed.map(\.handle.id)) == Set(handles.map(\.id)))
+        for handle in handles { try await docker.backend.remove(handle) }
+        let after = try await docker.backend.list(labels: ["berth.server": docker.server])
+        #expect(after.isEmpty)
+        do {
+            _ = try await docker.backend.inspect(handles[0])
+            Issue.record("inspect of a removed container succeeded")
+        } catch {
+            #expect(error.code == .notFound)
+        }
+    }
+
+    @Test("events report running and exited with the exit code")
+    func events() async throws {
+        let docker = try await DockerFixture.open()
+        let events = docker.backend.events()
+        var iterator = events.makeAsyncIterator()
+        // The first event says the stream is connected.
+        let first = try await iterator.next()
+        guard case .connection(true, _) = first else {
+            Issue.record("first event was \(String(describing: first))")
+            return
+        }
+        let spec = DockerFixture.shell("exit 7")
+        let handle = try await docker.backend.start(spec)
+        var states: [RuntimeStatus.State] = []
+        var exitCode: Int32?
+        while states.last != .exited, let event = try await iterator.next() {
+            if case .status(let eventHandle, let labels, let status) = event, eventHandle.id == handle.id {
+                #expect(labels["berth.execution"] == spec.executionID)
+                states.append(status.state)
+                exitCode = status.exitCode
+            }
+        }
+        #expect(states == [.running, .exited])
+        #expect(exitCode == 7)
+        try await docker.backend.remove(handle)
+    }
+
+    @Test("starting the same attempt twice adopts the first container")
+    func startTwiceAdopts() async throws {
+        let docker = try await DockerFixture.open()
+        let spec = DockerFixture.shell("sleep 5")
+        let first = try await docker.backend.start(spec)
+        let second = try await docker.backend.start(spec)
+        let listed = try await docker.backend.list(labels: ["berth.execution": spec.executionID])
+        #expect(listed.count == 1)
+        try await docker.backend.remove(first)
+        _ = second
+    }
+
+    @Test("health reports the engine, capacity the running attempts")
+    func healthAndCapacity() async throws {
+        let docker = try await DockerFixture.open(["max_concurrent": 3])
+        let health = try await docker.backend.health()
+        #expect(health.ok)
+        #expect(health.engineVersion?.isEmpty == false)
+        #expect((health.cpus ?? 0) >= 1)
+        let handle = try await docker.backend.start(DockerFixture.shell("sleep 30"))
+        try await waitUntilRunning(docker.backend, handle)
+        let capacity = try await docker.backend.capacity()
+        #expect(capacity.maxConcurrent == 3)
+        #expect(capacity.running == 1)
+        try await docker.backend.remove(handle)
+    }
+
+    private func waitUntilRunning(_ backend: PluginInstance, _ handle: RuntimeHandle) async throws {
+        for _ in 0..<200 {
+            if try await backend.inspect(handle).state == .running { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("attempt never ran")
+    }
+}
