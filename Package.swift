@@ -100,7 +100,10 @@ let package = Package(
         // Helpers shared by the test targets: the test services' environment, plugin loading.
         .target(
             name: "BerthTestSupport",
-            dependencies: ["BerthCore", "BerthPluginKit"],
+            dependencies: [
+                "BerthCore", "BerthPluginKit", "BerthPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -117,6 +120,7 @@ let package = Package(
             name: "BerthPostgresTests",
             dependencies: [
                 "BerthPostgres",
+                "BerthTestSupport",
                 "BerthCore",
                 "BerthPluginKit",
                 .product(name: "Logging", package: "swift-log"),
@@ -125,7 +129,10 @@ let package = Package(
         ),
         .testTarget(
             name: "BerthDockerTests",
-            dependencies: ["BerthCore", "BerthPluginKit", "BerthTestSupport", "DockerEngine"],
+            dependencies: [
+                "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthTestSupport", "DockerEngine",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -52,7 +52,7 @@ extension DockerEngineBackend {
             }
         }
         guard let problem else { return }
-        let refused = ["unauthorized", "authentication required", "denied", "forbidden", "401", "403"]
+        let refused = ["unauthorized", "authentication required", "no basic auth credentials", "denied", "forbidden", "401", "403"]
             .contains { problem.lowercased().contains($0) }
         if refused {
             let who = credentials.map { "the credentials of user \($0.username)" } ?? "anonymous access (no registry_auth for \(image.registryAddress))"

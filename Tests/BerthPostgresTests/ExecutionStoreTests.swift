@@ -1,3 +1,4 @@
+import BerthTestSupport
 import BerthCore
 @testable import BerthPostgres
 import Foundation

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import BerthPluginKit
 import BerthCore
 @testable import BerthPostgres

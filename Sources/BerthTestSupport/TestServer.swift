@@ -1,25 +1,26 @@
-import BerthCore
-@testable import BerthPostgres
+public import BerthPostgres
 import Foundation
-import Logging
-import Testing
+public import Logging
+public import Testing
 
 /// The PostgreSQL server the tests use: `BERTH_TEST_DATABASE_URL` when set, else an embedded
 /// cluster in a temporary folder that lives for the suite. Each test gets a fresh database.
-struct TestServer: Sendable {
-    @TaskLocal static var current: TestServer?
+public struct TestServer: Sendable {
+    /// The server of the running suite.
+    @TaskLocal public static var current: TestServer?
 
     /// Connects to the server's maintenance database.
-    let base: PostgresConfiguration
+    public let base: PostgresConfiguration
 
-    static var logger: Logger {
+    /// The tests' logger: warnings only, unless `BERTH_TEST_LOG` is set.
+    public static var logger: Logger {
         var logger = Logger(label: "berth.tests")
         logger.logLevel = ProcessInfo.processInfo.environment["BERTH_TEST_LOG"] == nil ? .warning : .debug
         return logger
     }
 
     /// Runs `body` with a new, migrated-or-not database that is dropped afterwards.
-    static func withFreshDatabase<T>(_ body: (PostgresConfiguration) async throws -> T) async throws -> T {
+    public static func withFreshDatabase<T>(_ body: (PostgresConfiguration) async throws -> T) async throws -> T {
         let server = try #require(current, "tests must run inside a suite with the .postgresServer trait")
         let name = "berth_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         let admin = try await PostgresConnection.connect(server.base, label: "test-admin")
@@ -38,7 +39,7 @@ struct TestServer: Sendable {
     }
 
     /// Runs `body` with a migrated ``PostgresStore`` on a fresh database, shut down afterwards.
-    static func withStore<T>(maxConnections: Int = 4, _ body: (PostgresStore, PostgresConfiguration) async throws -> T) async throws -> T {
+    public static func withStore<T>(maxConnections: Int = 4, _ body: (PostgresStore, PostgresConfiguration) async throws -> T) async throws -> T {
         try await withFreshDatabase { configuration in
             let store = PostgresStore(configuration: configuration, maxConnections: maxConnections, logger: logger)
             do {
@@ -55,8 +56,9 @@ struct TestServer: Sendable {
 }
 
 /// Provides a PostgreSQL server for a whole suite (and its nested suites).
-struct PostgresServerTrait: SuiteTrait, TestScoping {
-    func provideScope(
+public struct PostgresServerTrait: SuiteTrait, TestScoping {
+    /// Starts or connects to the server around the suite.
+    public func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
         if let url = ProcessInfo.processInfo.environment["BERTH_TEST_DATABASE_URL"], !url.isEmpty {
@@ -83,18 +85,6 @@ struct PostgresServerTrait: SuiteTrait, TestScoping {
 
 extension Trait where Self == PostgresServerTrait {
     /// A PostgreSQL server for the suite; see ``TestServer``.
-    static var postgresServer: Self { PostgresServerTrait() }
+    public static var postgresServer: Self { PostgresServerTrait() }
 }
 
-/// The suite that holds every test needing a database; nested suites share its server.
-@Suite(.postgresServer)
-struct PostgresTests {}
-
-/// A submission with every field set.
-func sampleExecution(owner: String = "alice", priority: Int = 0, labels: [String: String] = [:], targetHost: String? = nil, name: String? = nil) -> NewExecution {
-    NewExecution(
-        name: name, owner: owner, image: "registry.local/sim:1", command: ["/bin/sh", "-c"], args: ["echo hi"],
-        env: ["A": "1", "B": "two words"], workingDir: "/work", targetHost: targetHost, labels: labels,
-        cpus: 1.5, memoryBytes: 256 * 1024 * 1024, timeoutSeconds: 60, priority: priority
-    )
-}

@@ -1,0 +1,556 @@
+#!/usr/bin/env bash
+# Starts and stops the real services that Berth's tests talk to (see docs/testing.md):
+#
+#   - a throw-away PostgreSQL cluster (initdb in the state folder), database berth_test;
+#   - a Docker engine (dockerd with no bridge and no iptables) on its own unix socket;
+#   - two Debian docker-registry instances on 127.0.0.1, one open, one behind htpasswd;
+#   - the test images, built by scripts/build-test-images.sh and pushed to both registries.
+#
+# Usage: scripts/test-services.sh up|down|env|status
+#
+#   up      start everything (a no-op when it is already up) and print the path of the env
+#           file, which holds `export` lines for every BERTH_TEST_* variable:
+#               source "$(scripts/test-services.sh up)"
+#   down    stop everything that `up` started and remove the state folder
+#   env     print the env file
+#   status  say whether the services are up and answering (exit 1 if not)
+#
+# Settings, from the environment:
+#   BERTH_TEST_STATE               state folder            (/tmp/berth-test-services)
+#   BERTH_TEST_PG_PORT             PostgreSQL TCP port     (first free from 55432)
+#   BERTH_TEST_REGISTRY_PORT       open registry port      (first free from 55000)
+#   BERTH_TEST_AUTH_REGISTRY_PORT  htpasswd registry port  (first free from 55001)
+#   BERTH_TEST_WAIT_TIMEOUT        seconds to wait for each service to answer (90)
+#   BERTH_TEST_KEEP_FAILED=1       when `up` fails, leave what was started, for debugging
+# A port given explicitly must be free; a default one moves up to the next free port.
+#
+# Needs root: dockerd does. Postgres refuses to run as root, so its cluster is owned by, and
+# run as, the `postgres` system user through runuser.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+STATE=${BERTH_TEST_STATE:-/tmp/berth-test-services}
+WAIT_TIMEOUT=${BERTH_TEST_WAIT_TIMEOUT:-90}
+
+# Layout of the state folder. Everything `up` creates lives here (except a short exec-root,
+# see exec_root_path), so `down` removes it with one rm.
+MARKER="$STATE/.berth-test-services"   # only a folder holding this is ever removed
+ENV_FILE="$STATE/env"
+PG_DIR="$STATE/pg"
+PG_DATA="$PG_DIR/data"
+PG_SOCKET_DIR="$PG_DIR/sock"
+PG_LOG="$PG_DIR/postgres.log"
+DOCKER_DIR="$STATE/docker"
+DOCKER_SOCKET="$STATE/docker.sock"
+DOCKER_PIDFILE="$DOCKER_DIR/dockerd.pid"
+DOCKER_LOG="$DOCKER_DIR/dockerd.log"
+DOCKER_EXEC_ROOT_FILE="$DOCKER_DIR/exec-root-path"
+REGISTRY_DIR="$STATE/registry"
+HTPASSWD_FILE="$REGISTRY_DIR/htpasswd"
+CLIENT_CONFIG="$STATE/docker-config"     # DOCKER_CONFIG for our docker client calls
+
+REGISTRY_USER=berth
+DATABASE=berth_test
+
+log() { printf 'test-services: %s\n' "$*" >&2; }
+
+die() {
+    log "ERROR: $*"
+    exit 1
+}
+
+# Prints the last lines of a log file to stderr, to explain a failure.
+show_log_tail() {
+    local file=$1
+    if [[ -s "$file" ]]; then
+        log "last lines of $file:"
+        tail -n 30 "$file" | sed 's/^/    /' >&2
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+
+# True when process $1 is alive and its command line contains $2 (guards against pid reuse).
+process_is() {
+    local pid=$1 name=$2 cmdline
+    [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 1
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ "$cmdline" == *"$name"* ]]
+}
+
+read_pidfile() {
+    local file=$1
+    [[ -r "$file" ]] && head -n 1 "$file" | tr -dc '0-9'
+}
+
+# Sends SIGTERM to pid $1 (if it is still $2), waits up to $3 seconds, then SIGKILL.
+stop_process() {
+    local pid=$1 name=$2 timeout=$3 waited=0
+    process_is "$pid" "$name" || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    while process_is "$pid" "$name"; do
+        if ((waited >= timeout * 5)); then
+            log "$name (pid $pid) did not exit within ${timeout}s; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+            sleep 0.5
+            break
+        fi
+        sleep 0.2
+        waited=$((waited + 1))
+    done
+}
+
+port_in_use() {
+    [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
+}
+
+# Prints the port to use: $1 if given (it must be free), else the first free one from $2.
+pick_port() {
+    local requested=$1 default=$2 what=$3 port
+    if [[ -n "$requested" ]]; then
+        port_in_use "$requested" && die "port $requested for $what is already in use"
+        printf '%s\n' "$requested"
+        return
+    fi
+    for ((port = default; port < default + 200; port++)); do
+        # Don't hand out a port that an earlier pick in this run already took.
+        [[ " ${PICKED_PORTS:-} " == *" $port "* ]] && continue
+        if ! port_in_use "$port"; then
+            printf '%s\n' "$port"
+            return
+        fi
+    done
+    die "no free port for $what in $default..$((default + 199))"
+}
+
+random_password() {
+    head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n'
+}
+
+# Waits until "$@" succeeds. $1: what we wait for, $2: a pid that must stay alive (or ""),
+# $3: the log file to show on failure; the rest is the check command.
+wait_for() {
+    local what=$1 pid=$2 logfile=$3
+    shift 3
+    local deadline=$((SECONDS + WAIT_TIMEOUT))
+    until "$@" >/dev/null 2>&1; do
+        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+            show_log_tail "$logfile"
+            die "$what: the process (pid $pid) exited during start-up"
+        fi
+        if ((SECONDS >= deadline)); then
+            show_log_tail "$logfile"
+            die "$what did not answer within ${WAIT_TIMEOUT}s (BERTH_TEST_WAIT_TIMEOUT)"
+        fi
+        sleep 0.2
+    done
+}
+
+# Unix socket paths are limited to 107 bytes; fail early and clearly instead of deep inside.
+check_socket_path() {
+    local path=$1
+    ((${#path} <= 100)) || die "socket path too long (${#path} > 100 bytes): $path; choose a shorter BERTH_TEST_STATE"
+}
+
+# dockerd's exec-root holds containerd's sockets several levels deep, so it must be short.
+# Use <state>/x when that is short enough, else a short folder in /tmp named after the state.
+exec_root_path() {
+    if ((${#STATE} <= 48)); then
+        printf '%s/x\n' "$STATE"
+    else
+        printf '/tmp/berth-x-%s\n' "$(printf '%s' "$STATE" | cksum | cut -d' ' -f1)"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+
+pg_bindir() {
+    local dir
+    if command -v pg_config >/dev/null 2>&1; then
+        dir=$(pg_config --bindir)
+        [[ -x "$dir/initdb" ]] && { printf '%s\n' "$dir"; return; }
+    fi
+    # pg_config may come from libpq-dev of another version: take the newest server found.
+    for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
+        [[ -x "$dir/initdb" ]] && { printf '%s\n' "$dir"; return; }
+    done
+    die "initdb not found (is the postgresql package installed? scripts/install-deps.sh)"
+}
+
+# Runs a PostgreSQL program as the postgres user when we are root (postgres refuses root).
+# cd first: runuser keeps the working folder, which the postgres user may not be able to read.
+as_pg() {
+    if [[ "$(id -u)" -eq 0 ]]; then
+        (cd "$PG_DIR" && runuser -u postgres -- "$@")
+    else
+        (cd "$PG_DIR" && "$@")
+    fi
+}
+
+start_postgres() {
+    local port=$1 bindir
+    bindir=$(pg_bindir)
+    check_socket_path "$PG_SOCKET_DIR/.s.PGSQL.$port"
+    mkdir -p "$PG_SOCKET_DIR"
+    if [[ "$(id -u)" -eq 0 ]]; then
+        chown -R postgres:postgres "$PG_DIR"
+        runuser -u postgres -- test -w "$PG_DIR" ||
+            die "the postgres user cannot write $PG_DIR; put BERTH_TEST_STATE where it can (e.g. under /tmp)"
+    fi
+
+    log "PostgreSQL: initdb in $PG_DATA"
+    # --no-sync, and fsync=off below: a throw-away cluster needs no durability, only speed.
+    as_pg "$bindir/initdb" -D "$PG_DATA" -U postgres --auth=trust --encoding=UTF8 \
+        --no-locale --no-sync >"$PG_DIR/initdb.log" 2>&1 ||
+        { show_log_tail "$PG_DIR/initdb.log"; die "initdb failed"; }
+
+    # Appending keeps the file's owner (postgres).
+    cat >>"$PG_DATA/postgresql.conf" <<EOF
+
+# Berth test cluster (scripts/test-services.sh)
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$PG_SOCKET_DIR'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 200
+EOF
+
+    log "PostgreSQL: starting on 127.0.0.1:$port and $PG_SOCKET_DIR"
+    as_pg "$bindir/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$WAIT_TIMEOUT" start >/dev/null 9>&- ||
+        { show_log_tail "$PG_LOG"; die "PostgreSQL did not start"; }
+    as_pg "$bindir/createdb" -h "$PG_SOCKET_DIR" -p "$port" -U postgres "$DATABASE" ||
+        die "createdb $DATABASE failed"
+}
+
+stop_postgres() {
+    [[ -f "$PG_DATA/postmaster.pid" ]] || return 0
+    local bindir pid
+    bindir=$(pg_bindir)
+    log "PostgreSQL: stopping"
+    if ! as_pg "$bindir/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null 2>&1; then
+        pid=$(read_pidfile "$PG_DATA/postmaster.pid")
+        log "pg_ctl stop failed; killing postgres (pid ${pid:-?})"
+        stop_process "$pid" postgres 5
+    fi
+}
+
+postgres_answers() {
+    local bindir
+    bindir=$(pg_bindir)
+    as_pg "$bindir/pg_isready" -q -h "$PG_SOCKET_DIR" -p "$1" -d "$DATABASE"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Docker engine
+
+docker_cli() {
+    DOCKER_CONFIG="$CLIENT_CONFIG" docker -H "unix://$DOCKER_SOCKET" "$@"
+}
+
+start_docker() {
+    local exec_root pid
+    exec_root=$(exec_root_path)
+    check_socket_path "$DOCKER_SOCKET"
+    check_socket_path "$exec_root/containerd/containerd.sock.ttrpc"
+    mkdir -p "$DOCKER_DIR/data" "$exec_root" "$CLIENT_CONFIG"
+    printf '%s\n' "$exec_root" >"$DOCKER_EXEC_ROOT_FILE"
+    # An empty config file: the machine's /etc/docker/daemon.json must not change this engine.
+    printf '{}\n' >"$DOCKER_DIR/daemon.json"
+
+    log "Docker: starting dockerd on $DOCKER_SOCKET (log: $DOCKER_LOG)"
+    # No bridge and no iptables: containers get --network none, and the engine creates no
+    # private addresses or firewall rules. setsid: the engine outlives this script's session.
+    setsid dockerd \
+        --config-file "$DOCKER_DIR/daemon.json" \
+        --bridge=none --iptables=false --ip6tables=false \
+        --data-root "$DOCKER_DIR/data" \
+        --exec-root "$exec_root" \
+        --pidfile "$DOCKER_PIDFILE" \
+        -H "unix://$DOCKER_SOCKET" \
+        </dev/null >>"$DOCKER_LOG" 2>&1 9>&- &
+    pid=$!
+    wait_for "dockerd on $DOCKER_SOCKET" "$pid" "$DOCKER_LOG" docker_cli version
+    log "Docker: engine $(docker_cli version --format '{{.Server.Version}}') is up"
+}
+
+# Unmounts whatever is still mounted below $1 (overlay layers, netns files), deepest first.
+unmount_below() {
+    local root=$1 mnt
+    [[ -n "$root" ]] || return 0
+    # Field 5 of mountinfo is the mount point (no whitespace in our paths, see check_state_path).
+    awk -v root="$root/" 'index($5, root) == 1 { print $5 }' /proc/self/mountinfo |
+        awk '{ print length($0) " " $0 }' | sort -rn | cut -d' ' -f2- |
+        while read -r mnt; do
+            umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null ||
+                log "could not unmount $mnt"
+        done
+}
+
+stop_docker() {
+    local pid exec_root="" p
+    [[ -r "$DOCKER_EXEC_ROOT_FILE" ]] && exec_root=$(cat "$DOCKER_EXEC_ROOT_FILE")
+    pid=$(read_pidfile "$DOCKER_PIDFILE" || true)
+    if process_is "$pid" dockerd; then
+        log "Docker: stopping dockerd (pid $pid)"
+        # dockerd stops its containers (up to 15 s each, in parallel) and its containerd.
+        stop_process "$pid" dockerd 60
+    fi
+    # If dockerd was killed, its containerd and the shims may be left; their command lines
+    # name <exec-root>/containerd/ (the config file, the socket), which nothing else does.
+    if [[ -n "$exec_root" ]]; then
+        for p in /proc/[0-9]*; do
+            p=${p#/proc/}
+            if process_is "$p" "$exec_root/containerd/"; then
+                stop_process "$p" "$exec_root/containerd/" 10
+            fi
+        done
+        unmount_below "$exec_root"
+        if [[ "$exec_root" != "$STATE"/* ]]; then
+            rm -rf "$exec_root"
+        fi
+    fi
+    unmount_below "$DOCKER_DIR"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Registries
+
+# Writes the config of registry $1 (open|auth) listening on port $2.
+write_registry_config() {
+    local name=$1 port=$2 dir="$REGISTRY_DIR/$1"
+    mkdir -p "$dir/storage"
+    {
+        cat <<EOF
+version: 0.1
+log:
+  level: info
+  formatter: text
+storage:
+  filesystem:
+    rootdirectory: $dir/storage
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+  secret: $(random_password)
+EOF
+        if [[ "$name" == auth ]]; then
+            cat <<EOF
+auth:
+  htpasswd:
+    realm: berth-test
+    path: $HTPASSWD_FILE
+EOF
+        fi
+    } >"$dir/config.yml"
+}
+
+# Prints the HTTP status of GET /v2/ on port $1 (000 when nothing answers).
+registry_status() {
+    curl --silent --noproxy '*' --max-time 2 -o /dev/null -w '%{http_code}' \
+        "http://127.0.0.1:$1/v2/" 2>/dev/null || true
+}
+
+registry_answers() {
+    local port=$1 expected=$2
+    [[ "$(registry_status "$port")" == "$expected" ]]
+}
+
+# Starts registry $1 (open|auth) on port $2; $3 is the status /v2/ answers once it is up.
+start_registry() {
+    local name=$1 port=$2 expected=$3 dir="$REGISTRY_DIR/$1" pid
+    write_registry_config "$name" "$port"
+    log "registry ($name): starting on 127.0.0.1:$port"
+    # The shell writes its own pid, then becomes the registry: the pid file is exact.
+    # shellcheck disable=SC2016  # $$ and $0/$1 are for the inner shell
+    setsid sh -c 'echo $$ >"$0"; exec docker-registry serve "$1"' \
+        "$dir/registry.pid" "$dir/config.yml" </dev/null >>"$dir/registry.log" 2>&1 9>&- &
+    pid=$!
+    wait_for "registry ($name) on 127.0.0.1:$port" "$pid" "$dir/registry.log" \
+        registry_answers "$port" "$expected"
+}
+
+stop_registries() {
+    local name pid
+    for name in open auth; do
+        pid=$(read_pidfile "$REGISTRY_DIR/$name/registry.pid" || true)
+        if process_is "$pid" docker-registry; then
+            log "registry ($name): stopping (pid $pid)"
+            stop_process "$pid" docker-registry 10
+        fi
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# up / down / env / status
+
+check_state_path() {
+    [[ "$STATE" == /* ]] || die "BERTH_TEST_STATE must be an absolute path: $STATE"
+    [[ "$STATE" != / && "$STATE" =~ ^[A-Za-z0-9_./-]+$ ]] ||
+        die "BERTH_TEST_STATE may hold only letters, digits and _ . / -: $STATE"
+}
+
+# Reads a variable from the env file of a running set of services.
+env_value() {
+    sed -n "s/^export $1=//p" "$ENV_FILE" | tr -d "'\""
+}
+
+# True when the env file exists and every service in it answers.
+services_answer() {
+    [[ -f "$ENV_FILE" ]] || return 1
+    local pg_port reg_port auth_port
+    pg_port=$(env_value BERTH_TEST_PG_PORT)
+    reg_port=$(env_value BERTH_TEST_REGISTRY); reg_port=${reg_port##*:}
+    auth_port=$(env_value BERTH_TEST_AUTH_REGISTRY); auth_port=${auth_port##*:}
+    postgres_answers "$pg_port" >/dev/null 2>&1 &&
+        docker_cli version >/dev/null 2>&1 &&
+        registry_answers "$reg_port" 200 &&
+        registry_answers "$auth_port" 401
+}
+
+write_env_file() {
+    local tmp="$ENV_FILE.tmp" var
+    {
+        printf '# Berth test services (scripts/test-services.sh); source this file.\n'
+        for var in BERTH_TEST_STATE BERTH_TEST_DATABASE_URL BERTH_TEST_PG_PORT \
+            BERTH_TEST_PG_SOCKET_DIR BERTH_TEST_DOCKER_SOCKET BERTH_TEST_DOCKER_HOST \
+            BERTH_TEST_DOCKER_CONFIG BERTH_TEST_REGISTRY BERTH_TEST_AUTH_REGISTRY \
+            BERTH_TEST_REGISTRY_USER BERTH_TEST_REGISTRY_PASSWORD BERTH_TEST_IMAGE \
+            BERTH_TEST_REGISTRY_IMAGE BERTH_TEST_AUTH_REGISTRY_IMAGE; do
+            printf "export %s='%s'\n" "$var" "${!var}"
+        done
+    } >"$tmp"
+    mv "$tmp" "$ENV_FILE"
+}
+
+on_up_failure() {
+    local rc=$?
+    ((rc == 0)) && return 0
+    if [[ "${BERTH_TEST_KEEP_FAILED:-}" == 1 ]]; then
+        log "up failed; services left as they are in $STATE (BERTH_TEST_KEEP_FAILED=1); run '$0 down' when done"
+    else
+        log "up failed; stopping what was started (set BERTH_TEST_KEEP_FAILED=1 to keep it)"
+        do_down || true
+    fi
+    exit "$rc"
+}
+
+do_up() {
+    [[ "$(id -u)" -eq 0 ]] || die "needs root, because dockerd does (try: sudo $0 up)"
+    check_state_path
+
+    if services_answer; then
+        log "already up"
+        printf '%s\n' "$ENV_FILE"
+        return 0
+    fi
+    if [[ -e "$STATE" ]]; then
+        log "found a stale $STATE (not all services answer); cleaning it up first"
+        do_down
+    fi
+
+    local pg_port reg_port auth_port
+    PICKED_PORTS=""
+    pg_port=$(pick_port "${BERTH_TEST_PG_PORT:-}" 55432 PostgreSQL)
+    PICKED_PORTS="$pg_port"
+    reg_port=$(pick_port "${BERTH_TEST_REGISTRY_PORT:-}" 55000 "the open registry")
+    PICKED_PORTS="$PICKED_PORTS $reg_port"
+    auth_port=$(pick_port "${BERTH_TEST_AUTH_REGISTRY_PORT:-}" 55001 "the auth registry")
+
+    mkdir -p "$STATE" "$PG_DIR" "$DOCKER_DIR" "$REGISTRY_DIR"
+    chmod 755 "$STATE"
+    touch "$MARKER"
+    trap on_up_failure EXIT
+
+    start_postgres "$pg_port"
+    start_docker
+
+    local password
+    password=$(random_password)
+    htpasswd -Bbn "$REGISTRY_USER" "$password" >"$HTPASSWD_FILE"
+    start_registry open "$reg_port" 200
+    start_registry auth "$auth_port" 401
+
+    export BERTH_TEST_STATE="$STATE"
+    export BERTH_TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/$DATABASE"
+    export BERTH_TEST_PG_PORT="$pg_port"
+    export BERTH_TEST_PG_SOCKET_DIR="$PG_SOCKET_DIR"
+    export BERTH_TEST_DOCKER_SOCKET="$DOCKER_SOCKET"
+    export BERTH_TEST_DOCKER_HOST="unix://$DOCKER_SOCKET"
+    export BERTH_TEST_DOCKER_CONFIG="$CLIENT_CONFIG"
+    export BERTH_TEST_REGISTRY="127.0.0.1:$reg_port"
+    export BERTH_TEST_AUTH_REGISTRY="127.0.0.1:$auth_port"
+    export BERTH_TEST_REGISTRY_USER="$REGISTRY_USER"
+    export BERTH_TEST_REGISTRY_PASSWORD="$password"
+    export BERTH_TEST_IMAGE="berth-test/busybox:1"
+    export BERTH_TEST_REGISTRY_IMAGE="$BERTH_TEST_REGISTRY/berth/busybox:1"
+    export BERTH_TEST_AUTH_REGISTRY_IMAGE="$BERTH_TEST_AUTH_REGISTRY/berth/private:1"
+
+    "$SCRIPT_DIR/build-test-images.sh" >&2
+
+    # Written last: its presence means "up finished".
+    write_env_file
+    trap - EXIT
+    log "all services up; variables in $ENV_FILE"
+    printf '%s\n' "$ENV_FILE"
+}
+
+do_down() {
+    check_state_path
+    if [[ ! -e "$STATE" ]]; then
+        log "nothing to stop ($STATE does not exist)"
+        return 0
+    fi
+    if [[ ! -e "$MARKER" ]]; then
+        die "$STATE was not made by this script (no $(basename "$MARKER")); not touching it"
+    fi
+    stop_registries
+    stop_docker
+    stop_postgres
+    unmount_below "$STATE"
+    rm -rf "$STATE"
+    log "all services stopped; $STATE removed"
+}
+
+do_env() {
+    [[ -f "$ENV_FILE" ]] || die "services are not up (no $ENV_FILE); run: $0 up"
+    cat "$ENV_FILE"
+}
+
+do_status() {
+    if services_answer; then
+        log "up; variables in $ENV_FILE"
+    else
+        log "not up (or not all services answer)"
+        return 1
+    fi
+}
+
+main() {
+    local cmd=${1:-}
+    # One `up` or `down` at a time for a state folder: the lock sits beside it, since `down`
+    # removes the folder itself. The services must not inherit fd 9, or they would hold the
+    # lock for as long as they run: each start closes it (9>&-).
+    if [[ "$cmd" == up || "$cmd" == down ]]; then
+        mkdir -p "$(dirname "$STATE")"
+        exec 9>"$STATE.lock"
+        flock -w 300 9 || die "another up/down holds $STATE.lock"
+    fi
+    case "$cmd" in
+        up) do_up ;;
+        down) do_down ;;
+        env) do_env ;;
+        status) do_status ;;
+        *)
+            printf 'usage: %s up|down|env|status\n' "$0" >&2
+            exit 2
+            ;;
+    esac
+}
+
+main "$@"
