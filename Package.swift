@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 /// Strictness shared by every Swift target.
@@ -8,10 +9,16 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
-/// Plugins bind their own symbols first, so a plugin never runs the host's copy of a module
-/// both of them link (see docs/architecture.md, "Why -Bsymbolic").
+/// The package's own folder, for paths the linker needs.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+
+/// A plugin exports `berth_plugin_v1` and nothing else, and binds its own symbols first, so it
+/// never runs the host's copy of a module both of them link (docs/architecture.md, "Linking").
 let pluginLinkerSettings: [LinkerSetting] = [
-    .unsafeFlags(["-Xlinker", "-Bsymbolic"]),
+    .unsafeFlags([
+        "-Xlinker", "-Bsymbolic",
+        "-Xlinker", "--version-script=\(packageRoot)/Plugins/plugin.exports",
+    ]),
 ]
 
 let package = Package(
@@ -104,6 +111,13 @@ let package = Package(
                 "BerthCore", "BerthPluginKit", "BerthPostgres",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Benchmark: one `inspect` through the C ABI against a direct Swift call (bench/run.sh).
+        .executableTarget(
+            name: "BerthBench",
+            dependencies: ["BerthPluginKit", "BerthCore"],
+            path: "bench/BerthBench",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -62,9 +62,15 @@ struct SupervisorTests {
             let attempts = try await store.attempts(of: id)
             #expect(attempts.count == 1)
             #expect(attempts.first?.finishedAt != nil)
-            // The finished container was removed.
+            // The finished container is removed right after its end is recorded.
             let docker = try await plugins.backend(forHost: "local")
-            #expect(try await docker.list(labels: ["berth.execution": id.uuidString.lowercased()]).isEmpty)
+            var remaining = -1
+            for _ in 0..<100 {
+                remaining = try await docker.list(labels: ["berth.execution": id.uuidString.lowercased()]).count
+                if remaining == 0 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(remaining == 0)
         }
     }
 

@@ -27,6 +27,21 @@ public struct JSONObjectReader: Sendable {
         return value
     }
 
+    /// A required member of any type.
+    public func required(_ key: String) throws(JSONError) -> JSONValue {
+        guard let value = value(key) else { throw JSONError(location: path(of: key), reason: "is required") }
+        return value
+    }
+
+    /// A required member that must be one of `T`'s raw values.
+    public func requiredEnum<T: RawRepresentable>(_ key: String, _ type: T.Type) throws(JSONError) -> T
+    where T.RawValue == String {
+        guard let value = try optionalEnum(key, type) else {
+            throw JSONError(location: path(of: key), reason: "is required")
+        }
+        return value
+    }
+
     private func mismatch(_ key: String, _ expected: String, _ found: JSONValue) -> JSONError {
         JSONError(location: path(of: key), reason: "expected \(expected), found \(found.typeName)")
     }

@@ -27,10 +27,7 @@ public struct LogChunk: Sendable, Hashable, JSONRepresentable {
 
     public init(json: JSONValue) throws(JSONError) {
         let reader = try JSONObjectReader(json, path: "log")
-        guard let stream = try reader.optionalEnum("stream", LogStream.self) else {
-            throw JSONError(location: "log.stream", reason: "is required")
-        }
-        self.stream = stream
+        self.stream = try reader.requiredEnum("stream", LogStream.self)
         guard let data = Base64.decode(try reader.string("data")) else {
             throw JSONError(location: "log.data", reason: "is not valid base64")
         }
@@ -68,10 +65,7 @@ public struct LogRequest: Sendable, Hashable, JSONRepresentable {
 
     public init(json: JSONValue) throws(JSONError) {
         let reader = try JSONObjectReader(json, path: "request")
-        guard let handle = reader.value("handle") else {
-            throw JSONError(location: "request.handle", reason: "is required")
-        }
-        self.handle = RuntimeHandle(json: handle)
+        self.handle = RuntimeHandle(json: try reader.required("handle"))
         self.follow = try reader.optionalBool("follow") ?? false
         self.since = try reader.optionalTimestamp("since")
     }

@@ -13,10 +13,7 @@ public struct StopRequest: Sendable, Hashable, JSONRepresentable {
 
     public init(json: JSONValue) throws(JSONError) {
         let reader = try JSONObjectReader(json, path: "request")
-        guard let handle = reader.value("handle") else {
-            throw JSONError(location: "request.handle", reason: "is required")
-        }
-        self.handle = RuntimeHandle(json: handle)
+        self.handle = RuntimeHandle(json: try reader.required("handle"))
         self.graceSeconds = try reader.optionalDouble("grace_seconds") ?? 10
         guard graceSeconds >= 0 else {
             throw JSONError(location: "request.grace_seconds", reason: "must not be negative")

@@ -16,15 +16,9 @@ public struct RuntimeObject: Sendable, Hashable, JSONRepresentable {
 
     public init(json: JSONValue) throws(JSONError) {
         let reader = try JSONObjectReader(json, path: "item")
-        guard let handle = reader.value("handle") else {
-            throw JSONError(location: "item.handle", reason: "is required")
-        }
-        self.handle = RuntimeHandle(json: handle)
+        self.handle = RuntimeHandle(json: try reader.required("handle"))
         self.labels = try reader.optionalStringMap("labels") ?? [:]
-        guard let status = reader.value("status") else {
-            throw JSONError(location: "item.status", reason: "is required")
-        }
-        self.status = try RuntimeStatus(json: status)
+        self.status = try RuntimeStatus(json: reader.required("status"))
     }
 
     public var json: JSONValue {

@@ -40,10 +40,7 @@ public struct RuntimeStatus: Sendable, Hashable, JSONRepresentable {
 
     public init(json: JSONValue) throws(JSONError) {
         let reader = try JSONObjectReader(json, path: "status")
-        guard let state = try reader.optionalEnum("state", State.self) else {
-            throw JSONError(location: "status.state", reason: "is required")
-        }
-        self.state = state
+        self.state = try reader.requiredEnum("state", State.self)
         if let code = try reader.optionalInt("exit_code") {
             guard let exitCode = Int32(exactly: code) else {
                 throw JSONError(location: "status.exit_code", reason: "out of range")
