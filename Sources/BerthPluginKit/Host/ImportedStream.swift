@@ -20,9 +20,10 @@ final class ImportedStream: Sendable {
     private let onEnd: @Sendable (berth_status_t, [UInt8]) -> Void
     private let cancelFunction: @convention(c) (OpaquePointer?) -> Void
     private let releaseFunction: @convention(c) (OpaquePointer?) -> Void
+    private let lifetime: InstanceLifetime
 
     private init(
-        table: berth_plugin_v1_t,
+        table: berth_plugin_v1_t, lifetime: InstanceLifetime,
         onItem: @escaping @Sendable ([UInt8]) -> Void,
         onEnd: @escaping @Sendable (berth_status_t, [UInt8]) -> Void
     ) {
@@ -30,6 +31,7 @@ final class ImportedStream: Sendable {
         self.onEnd = onEnd
         self.cancelFunction = table.stream_cancel!
         self.releaseFunction = table.stream_release!
+        self.lifetime = lifetime
     }
 
     private static let item: berth_stream_item_fn = { context, bytes, length in
@@ -46,12 +48,12 @@ final class ImportedStream: Sendable {
 
     /// Opens a plugin stream whose items decode as `Item`.
     static func open<Item: JSONRepresentable>(
-        plugin: String, table: berth_plugin_v1_t,
+        plugin: String, table: berth_plugin_v1_t, lifetime: InstanceLifetime,
         _ invoke: (UnsafeMutableRawPointer, berth_stream_item_fn, berth_stream_end_fn) -> OpaquePointer?
     ) -> PluginStream<Item> {
         let (output, continuation) = PluginStream<Item>.makeStream()
         let stream = ImportedStream(
-            table: table,
+            table: table, lifetime: lifetime,
             onItem: { bytes in
                 do {
                     continuation.yield(try Item(jsonBytes: bytes))
@@ -67,6 +69,10 @@ final class ImportedStream: Sendable {
                     continuation.finish(throwing: PluginCall.error(from: body, plugin: plugin))
                 }
             })
+        guard lifetime.add(stream) else {
+            continuation.finish(throwing: PluginError(.unavailable, "the \(plugin) instance is closed"))
+            return output
+        }
         continuation.onTermination = { _ in stream.cancel() }
         let handle = invoke(Unmanaged.passRetained(stream).toOpaque(), item, end)
         stream.attach(handle.map(StreamPointer.init))
@@ -74,6 +80,8 @@ final class ImportedStream: Sendable {
     }
 
     private func attach(_ handle: StreamPointer?) {
+        // A plugin that breaks the header's "never NULL" leaves nothing to release.
+        guard handle != nil else { return lifetime.remove(self) }
         let (cancel, release) = state.withLock { state -> (Bool, Bool) in
             state.handle = handle
             guard handle != nil else { return (false, false) }
@@ -81,7 +89,7 @@ final class ImportedStream: Sendable {
             return (state.cancelRequested, false)
         }
         if cancel { self.cancel() }
-        if release { releaseFunction(handle?.pointer) }
+        if release { releasePlugin(handle) }
     }
 
     /// Asks the plugin to end the stream (the consumer went away).
@@ -98,7 +106,7 @@ final class ImportedStream: Sendable {
             state.cancelsInFlight -= 1
             return state.ended ? markReleased(&state) : false
         }
-        if release { releaseFunction(handle.pointer) }
+        if release { releasePlugin(handle) }
     }
 
     private func endCame() {
@@ -106,7 +114,13 @@ final class ImportedStream: Sendable {
             state.ended = true
             return (markReleased(&state), state.handle)
         }
-        if release { releaseFunction(handle?.pointer) }
+        if release { releasePlugin(handle) }
+    }
+
+    /// Gives the handle back to the plugin; the instance may close once all are given back.
+    private func releasePlugin(_ handle: StreamPointer?) {
+        releaseFunction(handle?.pointer)
+        lifetime.remove(self)
     }
 
     /// Marks the handle released when that is allowed now; true when the caller must release.

@@ -10,6 +10,7 @@ public final class PluginInstance: Backend {
     /// The target host it serves.
     public let host: String
     private let instance: InstancePointer
+    private let lifetime = InstanceLifetime()
 
     init(plugin: LoadedPlugin, host: String, instance: InstancePointer) {
         self.plugin = plugin
@@ -21,44 +22,44 @@ public final class PluginInstance: Backend {
 
     public func health() async throws(PluginError) -> Health {
         let (instance, health) = (self.instance.pointer, table.health!)
-        let outcome = await PluginCall.run { health(instance, $0, $1) }
+        let outcome = try await tracked { await PluginCall.run { health(instance, $0, $1) } }
         return try PluginCall.decode(outcome, as: Health.self, plugin: plugin.name, operation: "health")
     }
 
     public func capacity() async throws(PluginError) -> Capacity {
         let (instance, capacity) = (self.instance.pointer, table.capacity!)
-        let outcome = await PluginCall.run { capacity(instance, $0, $1) }
+        let outcome = try await tracked { await PluginCall.run { capacity(instance, $0, $1) } }
         return try PluginCall.decode(outcome, as: Capacity.self, plugin: plugin.name, operation: "capacity")
     }
 
     public func start(_ spec: ExecutionSpec) async throws(PluginError) -> RuntimeHandle {
-        let outcome = await send(spec.json, table.start!)
+        let outcome = try await send(spec.json, table.start!)
         return try PluginCall.decode(outcome, as: RuntimeHandle.self, plugin: plugin.name, operation: "start")
     }
 
     public func inspect(_ handle: RuntimeHandle) async throws(PluginError) -> RuntimeStatus {
-        let outcome = await send(handle.json, table.inspect!)
+        let outcome = try await send(handle.json, table.inspect!)
         return try PluginCall.decode(outcome, as: RuntimeStatus.self, plugin: plugin.name, operation: "inspect")
     }
 
     public func stop(_ handle: RuntimeHandle, graceSeconds: Double) async throws(PluginError) {
-        let outcome = await send(StopRequest(handle: handle, graceSeconds: graceSeconds).json, table.stop!)
+        let outcome = try await send(StopRequest(handle: handle, graceSeconds: graceSeconds).json, table.stop!)
         try PluginCall.check(outcome, plugin: plugin.name)
     }
 
     public func remove(_ handle: RuntimeHandle) async throws(PluginError) {
-        let outcome = await send(handle.json, table.remove!)
+        let outcome = try await send(handle.json, table.remove!)
         try PluginCall.check(outcome, plugin: plugin.name)
     }
 
     public func list(labels: [String: String]) async throws(PluginError) -> [RuntimeObject] {
-        let outcome = await send(ListRequest(labels: labels).json, table.list!)
+        let outcome = try await send(ListRequest(labels: labels).json, table.list!)
         return try PluginCall.decode(outcome, as: ListResponse.self, plugin: plugin.name, operation: "list").items
     }
 
     public func logs(_ request: LogRequest) -> PluginStream<LogChunk> {
         let (instance, logs, table) = (self.instance.pointer, self.table.logs!, self.table)
-        return ImportedStream.open(plugin: plugin.name, table: table) { context, item, end in
+        return ImportedStream.open(plugin: plugin.name, table: table, lifetime: lifetime) { context, item, end in
             Payload.withBytes(request.json) { bytes, length in
                 logs(instance, bytes, length, context, item, end)
             }
@@ -67,14 +68,26 @@ public final class PluginInstance: Backend {
 
     public func events() -> PluginStream<BackendEvent> {
         let (instance, events, table) = (self.instance.pointer, self.table.events!, self.table)
-        return ImportedStream.open(plugin: plugin.name, table: table) { context, item, end in
+        return ImportedStream.open(plugin: plugin.name, table: table, lifetime: lifetime) { context, item, end in
             events(instance, context, item, end)
         }
     }
 
+    /// Cancels the instance's streams, waits for its calls and streams to finish, then closes
+    /// it in the plugin. Calls made from now on fail with `unavailable`.
     public func close() async {
+        await lifetime.closeWhenIdle()
         let (instance, close) = (self.instance.pointer, table.close!)
         _ = await PluginCall.run { close(instance, $0, $1) }
+    }
+
+    /// Runs a call registered with the lifetime, so `close` waits for it.
+    private func tracked(_ call: () async -> PluginCall.Outcome) async throws(PluginError) -> PluginCall.Outcome {
+        guard lifetime.enterCall() else {
+            throw PluginError(.unavailable, "host \(host): the \(plugin.name) instance is closed")
+        }
+        defer { lifetime.leaveCall() }
+        return await call()
     }
 
     /// The C signature shared by operations that take one request body.
@@ -82,11 +95,13 @@ public final class PluginInstance: Backend {
         OpaquePointer?, UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?, berth_completion_fn?
     ) -> Void
 
-    private func send(_ request: JSONValue, _ operation: BodyOperation) async -> PluginCall.Outcome {
+    private func send(_ request: JSONValue, _ operation: BodyOperation) async throws(PluginError) -> PluginCall.Outcome {
         let instance = self.instance.pointer
-        return await PluginCall.run { context, done in
-            Payload.withBytes(request) { bytes, length in
-                operation(instance, bytes, length, context, done)
+        return try await tracked {
+            await PluginCall.run { context, done in
+                Payload.withBytes(request) { bytes, length in
+                    operation(instance, bytes, length, context, done)
+                }
             }
         }
     }
