@@ -24,6 +24,9 @@ PACKAGES=(
     busybox-static     # the root folder of the test images (scripts/build-test-images.sh)
     apache2-utils      # htpasswd -B for the registry's bcrypt password file
     openssh-server     # sshd for the remote-Docker-over-SSH tests
+    # Tools the tests call.
+    socat              # a socket proxy the Docker tests cut to take the engine away
+    gcc                # cc builds the deliberately broken test plugins
     # Tools the scripts call.
     curl               # waits for the registries
     iproute2           # ss: finds free ports

@@ -116,6 +116,9 @@ final class DockerEventHub: Sendable {
                 status = code
                 if code == 200 {
                     connected()
+                    // Resume from here after a loss even if no event has come yet; a second of
+                    // overlap only repeats reports, which consumers apply idempotently.
+                    state.withLock { $0.lastEvent = $0.lastEvent ?? Timestamp.now().adding(seconds: -1) }
                     setAvailable(true, "connected to Docker engine at \(api.endpoint)")
                 } else {
                     errorBody = []
