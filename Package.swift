@@ -28,12 +28,16 @@ let package = Package(
         .library(name: "BerthPluginKit", targets: ["BerthPluginKit"]),
         .library(name: "BerthCore", targets: ["BerthCore"]),
         .library(name: "BerthPostgres", targets: ["BerthPostgres"]),
+        .executable(name: "berth", targets: ["berth"]),
         // Backend plugins: one shared library each, loaded at run time by the PluginHost.
         .library(name: "BerthDocker", type: .dynamic, targets: ["BerthDocker"]),
         .library(name: "BerthSimulated", type: .dynamic, targets: ["BerthSimulated"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The plugin ABI: one C header, the only thing plugins and host share.
@@ -104,6 +108,38 @@ let package = Package(
             path: "Plugins/Simulated",
             linkerSettings: pluginLinkerSettings
         ),
+        // The configuration file (YAML) and its environment overrides.
+        .target(
+            name: "BerthConfiguration",
+            dependencies: ["BerthCore", "BerthPluginKit", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // REST API (Hummingbird 2), problem details, OpenAPI document.
+        .target(
+            name: "BerthServer",
+            dependencies: [
+                "BerthCore", "BerthPluginKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // REST client used by the CLI, on the libcurl transport.
+        .target(
+            name: "BerthClient",
+            dependencies: ["BerthHTTP", "BerthPluginKit", "CurlHTTP"],
+            swiftSettings: swiftSettings
+        ),
+        // The one executable: `berth serve` and the client commands.
+        .executableTarget(
+            name: "berth",
+            dependencies: [
+                "BerthClient", "BerthConfiguration", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Helpers shared by the test targets: the test services' environment, plugin loading.
         .target(
             name: "BerthTestSupport",
@@ -147,6 +183,19 @@ let package = Package(
                 "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthTestSupport", "DockerEngine",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BerthServerTests",
+            dependencies: [
+                "BerthServer", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BerthCLITests",
+            dependencies: ["BerthClient", "BerthConfiguration", "BerthTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]
