@@ -385,12 +385,19 @@ struct SimulatedPluginTests {
     func cancelFollowingTask() async throws {
         let sim = try await Sim.open()
         let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "300", "SIM_LINES": "10"]))
+        let (firstChunk, firstChunkSeen) = AsyncStream<Void>.makeStream()
         let reader = Task {
             var count = 0
-            for try await _ in sim.backend.logs(LogRequest(handle: handle, follow: true)) { count += 1 }
+            for try await _ in sim.backend.logs(LogRequest(handle: handle, follow: true)) {
+                count += 1
+                firstChunkSeen.yield()
+            }
             return count
         }
-        try await Task.sleep(for: .milliseconds(200))
+        // Cancel only once the first line has been read (line 2 is 30 s away).
+        try await within(.seconds(5), "first chunk") {
+            for await _ in firstChunk { break }
+        }
         let clock = ContinuousClock()
         let began = clock.now
         reader.cancel()

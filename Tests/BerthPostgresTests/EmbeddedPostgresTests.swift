@@ -60,6 +60,12 @@ import Testing
         #expect(try await Self.selectOne(adopted) == 2)
 
         try await cluster.stop()
-        #expect(Self.processesUsing(cluster.clusterDirectory.path).isEmpty)
+        // pg_ctl returns once the pid file is gone; the postmaster exits a moment later.
+        var left = Self.processesUsing(cluster.clusterDirectory.path)
+        for _ in 0..<50 where !left.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            left = Self.processesUsing(cluster.clusterDirectory.path)
+        }
+        #expect(left.isEmpty)
     }
 }
