@@ -136,6 +136,7 @@ let package = Package(
             dependencies: [
                 "BerthClient", "BerthConfiguration", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -195,7 +196,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BerthCLITests",
-            dependencies: ["BerthClient", "BerthConfiguration", "BerthTestSupport"],
+            dependencies: ["BerthClient", "BerthConfiguration", "BerthTestSupport", "berth"],
             swiftSettings: swiftSettings
         ),
     ]

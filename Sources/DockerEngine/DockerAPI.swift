@@ -74,23 +74,38 @@ public final class DockerAPI: Sendable {
         negotiated.withLock { $0 = nil }
     }
 
+    /// How long a request may take.
+    public enum Deadline: Sendable, Hashable {
+        /// The client's `requestTimeout`.
+        case standard
+        /// This many seconds.
+        case seconds(Double)
+        /// None: a stream that lasts as long as its object (followed logs, events).
+        case none
+    }
+
     /// A versioned request.
     public func request(
         _ method: String, _ path: String, query: [(String, String)] = [], json: JSONValue? = nil,
-        headers: [String: String] = [:], timeout: Double? = nil
+        headers: [String: String] = [:], deadline: Deadline = .standard
     ) async throws(PluginError) -> HTTPRequest {
         let version = try await version()
+        let timeout: Double? = switch deadline {
+        case .standard: requestTimeout
+        case .seconds(let seconds): seconds
+        case .none: nil
+        }
         return HTTPRequest(
             method: method, path: "/v\(version)\(path)\(Self.queryString(query))", headers: headers,
-            body: json?.serialized(), timeout: timeout ?? requestTimeout)
+            body: json?.serialized(), timeout: timeout)
     }
 
     /// Sends a versioned request.
     public func send(
         _ method: String, _ path: String, query: [(String, String)] = [], json: JSONValue? = nil,
-        headers: [String: String] = [:], timeout: Double? = nil
+        headers: [String: String] = [:], deadline: Deadline = .standard
     ) async throws(PluginError) -> HTTPResponse {
-        let request = try await request(method, path, query: query, json: json, headers: headers, timeout: timeout)
+        let request = try await request(method, path, query: query, json: json, headers: headers, deadline: deadline)
         return try await transport.send(request)
     }
 

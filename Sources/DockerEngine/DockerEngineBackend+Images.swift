@@ -38,7 +38,7 @@ extension DockerEngineBackend {
             headers["X-Registry-Auth"] = Self.base64URL(auth.serialized())
         }
         let response = try await api.send(
-            "POST", "/images/create", query: query, headers: headers, timeout: settings.pullTimeout)
+            "POST", "/images/create", query: query, headers: headers, deadline: .seconds(settings.pullTimeout))
         var problem: String?
         if response.status != 200 {
             problem = DockerAPI.message(in: response)

@@ -46,7 +46,7 @@ extension DockerEngineBackend {
         let grace = Int(graceSeconds.rounded(.up))
         let response = try await api.send(
             "POST", "/containers/\(DockerAPI.pathSegment(id))/stop", query: [("t", String(grace))],
-            timeout: Double(grace) + settings.requestTimeout)
+            deadline: .seconds(Double(grace) + settings.requestTimeout))
         guard response.status == 204 || response.status == 304 else {
             throw api.failure(response, "stopping container \(id)")
         }
@@ -99,7 +99,7 @@ extension DockerEngineBackend {
                 if let since = request.since { query.append(("since", Self.unixTime(since))) }
                 let http = try await api.request(
                     "GET", "/containers/\(DockerAPI.pathSegment(id))/logs", query: query,
-                    timeout: request.follow ? nil : settings.requestTimeout)
+                    deadline: request.follow ? .none : .standard)
                 var decoder = DockerLogDecoder()
                 var errorBody: [UInt8]?
                 var status = 0

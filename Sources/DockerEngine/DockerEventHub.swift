@@ -106,7 +106,7 @@ final class DockerEventHub: Sendable {
         if let since = state.withLock({ $0.lastEvent }) {
             query.append(("since", DockerEngineBackend.unixTime(since)))
         }
-        let request = try await api.request("GET", "/events", query: query, timeout: nil)
+        let request = try await api.request("GET", "/events", query: query, deadline: .none)
         var splitter = JSONLineSplitter()
         var errorBody: [UInt8]?
         var status = 0

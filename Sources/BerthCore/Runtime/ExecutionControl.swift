@@ -4,8 +4,9 @@ public import Foundation
 ///
 /// The ``Scheduler`` implements it; the REST server depends only on this protocol.
 public protocol ExecutionControl: Sendable {
-    /// Cancels an execution: a queued or scheduled one at once, a starting or running one by
-    /// stopping its attempt first. Cancelling a terminal execution changes nothing.
+    /// Cancels an execution. The state becomes `cancelled` at once (so the attempt's own exit
+    /// cannot record it as `failed`); a starting or running attempt is then stopped in the
+    /// background, within the configured grace. Cancelling a terminal execution changes nothing.
     /// - Returns: the execution after the request, or nil when no execution has this id.
     func cancel(_ id: UUID, reason: String) async throws(StoreError) -> Execution?
 }

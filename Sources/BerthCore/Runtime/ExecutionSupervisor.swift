@@ -1,5 +1,5 @@
 import BerthPluginKit
-import Foundation
+public import Foundation
 public import Logging
 
 /// Runs scheduled executions on their hosts and records what happens to them.
@@ -17,9 +17,7 @@ public actor ExecutionSupervisor {
     public struct Options: Sendable {
         /// Seconds a terminal state waits for the log pump to finish.
         public var logDrainTimeout: Double = 10
-        /// Log chunks stored per insert at most.
-        public var logBatchSize: Int = 256
-        /// A batch is written when its oldest chunk is this old.
+        /// How often an attempt's buffered log chunks are written, in one insert.
         public var logBatchInterval: Duration = .milliseconds(50)
         /// Remove runtime objects once their attempt is recorded as finished.
         public var removeFinished: Bool = true
@@ -39,6 +37,9 @@ public actor ExecutionSupervisor {
         var handle: RuntimeHandle?
         var logPump: Task<Void, Never>?
         var finished = false
+        /// Set by ``ExecutionSupervisor/stop(executionID:graceSeconds:)`` before the handle is
+        /// known: the attempt is stopped with this grace as soon as `start` returns.
+        var stopGrace: Double?
 
         init(host: String, backend: PluginInstance) {
             self.host = host
@@ -52,6 +53,7 @@ public actor ExecutionSupervisor {
     private let logger: Logger
     private var trackers: [AttemptKey: Tracker] = [:]
     private var eventTasks: [Task<Void, Never>] = []
+    private var started = false
 
     /// A supervisor writing to `store` through the hosts of `plugins`.
     public init(store: any Store, plugins: PluginHost, options: Options = Options(), logger: Logger = Logger(label: "berth.supervisor")) {
@@ -61,8 +63,10 @@ public actor ExecutionSupervisor {
         self.logger = logger
     }
 
-    /// Follows the event stream of every open host.
+    /// Follows the event stream of every open host. Calling it again does nothing.
     public func start() async {
+        guard !started else { return }
+        started = true
         for record in await plugins.hosts {
             guard case .success(let backend) = record.result else { continue }
             let host = record.configuration.name
@@ -74,6 +78,7 @@ public actor ExecutionSupervisor {
     public func shutdown() {
         for task in eventTasks { task.cancel() }
         eventTasks = []
+        started = false
         for tracker in trackers.values { tracker.logPump?.cancel() }
         trackers = [:]
     }
@@ -113,6 +118,10 @@ public actor ExecutionSupervisor {
         logger[metadataKey: "host"] = "\(host)"
         let attempt = max(execution.attempts, 1)
         let key = AttemptKey(execution: execution.id, attempt: attempt)
+        guard trackers[key] == nil else {
+            logger.debug("attempt already being launched", metadata: ["attempt": "\(attempt)"])
+            return
+        }
         let backend: PluginInstance
         do {
             backend = try await plugins.backend(forHost: host)
@@ -120,10 +129,15 @@ public actor ExecutionSupervisor {
             await fail(execution.id, from: .scheduled, code: "unavailable", "host \(host) is not available: \(error.message)", attempt: attempt, logger: logger)
             return
         }
-        let starting = await transition(execution.id, .scheduled, .starting, "starting on host \(host)", TransitionChanges(attempt: attempt), logger)
-        guard starting else { return }
+        // Tracked before the change to `starting`, so a stop that comes while the change is
+        // being written finds the attempt and is applied once the handle is known.
         let tracker = Tracker(host: host, backend: backend)
         trackers[key] = tracker
+        let starting = await transition(execution.id, .scheduled, .starting, "starting on host \(host)", TransitionChanges(attempt: attempt), logger)
+        guard starting else {
+            if trackers[key] === tracker { trackers[key] = nil }
+            return
+        }
         let spec = ExecutionSpec(
             executionID: execution.id.uuidString.lowercased(), attempt: attempt, image: execution.image,
             command: execution.command, args: execution.args, env: execution.env, workingDir: execution.workingDir,
@@ -143,13 +157,72 @@ public actor ExecutionSupervisor {
             logger.error("could not record the attempt's handle", metadata: ["error": "\(error)", "handle": "\(handle)"])
         }
         tracker.handle = handle
-        tracker.logPump = Task { await self.pumpLogs(backend, handle: handle, key: key, logger: logger) }
+        let pump = LogPump(store: store, interval: options.logBatchInterval, logger: logger)
+        let logs = backend.logs(LogRequest(handle: handle, follow: true))
+        tracker.logPump = Task { await pump.run(logs, execution: key.execution, attempt: key.attempt) }
         logger.info("attempt started", metadata: ["attempt": "\(attempt)", "handle": "\(handle)"])
+        if tracker.stopGrace == nil, let current = try? await store.execution(id: execution.id), current.state.isTerminal {
+            // Ended elsewhere while starting (cancelled through another server): stop it too.
+            tracker.stopGrace = 10
+        }
+        if let grace = tracker.stopGrace {
+            // Cancelled or timed out while starting: stop it now; its end is recorded as usual.
+            await stopAttempt(backend, handle, graceSeconds: grace, logger: logger)
+        }
         // Reports may have come before the handle was known: ask once.
         do {
             await apply(try await backend.inspect(handle), to: key)
         } catch {
             logger.warning("inspect after start failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Stops the running attempt of an execution and returns once the stop was delivered.
+    ///
+    /// The caller writes the execution's final state (`cancelled`, `timed_out`) first; the
+    /// attempt's own end then loses its conditional transition, while the supervisor still
+    /// drains its logs, marks the attempt finished and removes the runtime object.
+    /// An attempt still starting is stopped as soon as its handle is known. An attempt this
+    /// supervisor does not follow (started by another server) is stopped through the handle
+    /// stored with the execution's current attempt.
+    /// - Parameters:
+    ///   - executionID: The execution.
+    ///   - graceSeconds: Time the engine gives the process between the stop signal and the kill.
+    /// - Returns: Whether an attempt to stop was found.
+    @discardableResult
+    public func stop(executionID: UUID, graceSeconds: Double) async -> Bool {
+        var logger = self.logger
+        logger[metadataKey: "execution"] = "\(executionID)"
+        let local = trackers.filter { $0.key.execution == executionID }.map(\.value)
+        if !local.isEmpty {
+            for tracker in local {
+                if let handle = tracker.handle {
+                    await stopAttempt(tracker.backend, handle, graceSeconds: graceSeconds, logger: logger)
+                } else {
+                    tracker.stopGrace = graceSeconds
+                }
+            }
+            return true
+        }
+        guard let execution = try? await store.execution(id: executionID), let attempt = execution.currentAttempt,
+              let json = try? JSONValue(parsing: attempt.runtimeHandle)
+        else { return false }
+        do {
+            let backend = try await plugins.backend(forHost: attempt.host)
+            await stopAttempt(backend, RuntimeHandle(json: json), graceSeconds: graceSeconds, logger: logger)
+            return true
+        } catch {
+            logger.warning("cannot stop the attempt: its host is not available", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    private func stopAttempt(_ backend: PluginInstance, _ handle: RuntimeHandle, graceSeconds: Double, logger: Logger) async {
+        do {
+            try await backend.stop(handle, graceSeconds: graceSeconds)
+            logger.info("attempt stopped", metadata: ["handle": "\(handle)"])
+        } catch {
+            logger.warning("could not stop the attempt", metadata: ["handle": "\(handle)", "error": "\(error)"])
         }
     }
 
@@ -209,36 +282,6 @@ public actor ExecutionSupervisor {
         if timedOut {
             logger.warning("log stream did not end in time; recording the end without the rest", metadata: ["timeout": "\(timeout)"])
             pump.cancel()
-        }
-    }
-
-    private func pumpLogs(_ backend: PluginInstance, handle: RuntimeHandle, key: AttemptKey, logger: Logger) async {
-        let clock = ContinuousClock()
-        var batch: [NewLogChunk] = []
-        var batchStarted = clock.now
-        do {
-            for try await chunk in backend.logs(LogRequest(handle: handle, follow: true)) {
-                if batch.isEmpty { batchStarted = clock.now }
-                batch.append(NewLogChunk(
-                    executionID: key.execution, attempt: key.attempt, stream: chunk.stream, bytes: chunk.data,
-                    timestamp: Self.date(chunk.timestamp)))
-                if batch.count >= options.logBatchSize || clock.now - batchStarted >= options.logBatchInterval {
-                    await store(batch, logger: logger)
-                    batch.removeAll(keepingCapacity: true)
-                }
-            }
-        } catch {
-            logger.error("log stream failed", metadata: ["error": "\(error)"])
-        }
-        await store(batch, logger: logger)
-    }
-
-    private func store(_ batch: [NewLogChunk], logger: Logger) async {
-        guard !batch.isEmpty else { return }
-        do {
-            try await store.appendLogs(batch)
-        } catch {
-            logger.error("could not store log chunks", metadata: ["error": "\(error)", "chunks": "\(batch.count)"])
         }
     }
 

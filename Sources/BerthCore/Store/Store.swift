@@ -51,7 +51,8 @@ public protocol Store: Sendable {
     /// ones `scheduled` on that host with a new attempt number and an event.
     /// - Parameters:
     ///   - limit: At most this many candidates.
-    ///   - reason: The reason stored on the events.
+    ///   - reason: The reason stored on the events and as the state reason; `{host}` in it is
+    ///     replaced by each execution's chosen host.
     ///   - placement: Chooses a host per candidate; candidates it leaves out stay queued.
     /// - Returns: The executions now scheduled.
     func claim(limit: Int, reason: String, placement: @escaping Placement) async throws(StoreError) -> [Execution]
@@ -104,9 +105,56 @@ public protocol Store: Sendable {
     /// ``StoreNotification/resyncChannel`` marker once the listener is listening, and again
     /// after every reconnect. Ends when the Store shuts down or the consumer stops.
     func notifications() -> AsyncStream<StoreNotification>
+
+    // MARK: Scheduler support (see docs/scheduler.md)
+
+    /// How many executions each host holds: those in `scheduled`, `starting` or `running`
+    /// placed on it, keyed by host name. Hosts with none are absent.
+    func activeExecutionCounts() async throws(StoreError) -> [String: Int]
+
+    /// Sets the state reason of queued executions without a state change: no event row, no
+    /// notification. A row is written only while it is still `queued` and only when its reason
+    /// differs, so repeating the same reasons writes nothing.
+    /// - Parameter reasons: The new reason per execution id.
+    func updateQueuedReasons(_ reasons: [UUID: String]) async throws(StoreError)
+
+    /// Executions in `running` that have a `timeoutSeconds`, earliest deadline first.
+    /// - Parameter limit: At most this many.
+    func runningWithTimeout(limit: Int) async throws(StoreError) -> [Execution]
+
+    /// The lock that elects the scheduler leader among the servers sharing this Store.
+    /// - Parameter key: The lock's key; every server of a deployment uses the same one.
+    func leaderLock(key: Int64) -> any LeaderLock
 }
 
 extension Store {
+    /// Default: counts by paging through ``listExecutions(_:)``.
+    public func activeExecutionCounts() async throws(StoreError) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        var query = ExecutionQuery(states: [.scheduled, .starting, .running], limit: 1000)
+        while true {
+            let page = try await listExecutions(query)
+            for execution in page.executions { if let host = execution.host { counts[host, default: 0] += 1 } }
+            guard let next = page.next else { return counts }
+            query.after = next
+        }
+    }
+
+    /// Default: does nothing (reasons of waiting executions are not kept).
+    public func updateQueuedReasons(_ reasons: [UUID: String]) async throws(StoreError) {}
+
+    /// Default: filters one page of ``listExecutions(_:)``.
+    public func runningWithTimeout(limit: Int) async throws(StoreError) -> [Execution] {
+        let page = try await listExecutions(ExecutionQuery(states: [.running], limit: 1000))
+        let withTimeout = page.executions.filter { $0.timeoutSeconds != nil && $0.startedAt != nil }
+        return Array(withTimeout.sorted {
+            $0.startedAt!.addingTimeInterval(Double($0.timeoutSeconds!)) < $1.startedAt!.addingTimeInterval(Double($1.timeoutSeconds!))
+        }.prefix(limit))
+    }
+
+    /// Default: a ``SingleProcessLeaderLock``.
+    public func leaderLock(key: Int64) -> any LeaderLock { SingleProcessLeaderLock() }
+
     /// Changes an execution's state with no other field; see ``transition(_:from:to:reason:changes:)``.
     public func transition(
         _ id: UUID, from: ExecutionState, to: ExecutionState, reason: String

@@ -161,13 +161,14 @@ extension PostgresStore {
                     ), updated AS (
                         UPDATE executions e
                         SET state = 'scheduled', host = placed.host, attempts = e.attempts + 1,
-                            state_reason = $3, updated_at = now()
+                            state_reason = replace($3, '{host}', placed.host), updated_at = now()
                         FROM placed
                         WHERE e.id = placed.id AND e.state = 'queued'
                         RETURNING e.id, e.attempts
                     )
                     INSERT INTO execution_events (execution_id, from_state, to_state, reason, attempt)
-                    SELECT id, 'queued', 'scheduled', $3, attempts FROM updated
+                    SELECT updated.id, 'queued', 'scheduled', replace($3, '{host}', placed.host), updated.attempts
+                    FROM updated JOIN placed ON placed.id = updated.id
                     """,
                     [SQLValues.array(ids), SQLValues.array(hosts), PostgresBind(reason)]
                 )

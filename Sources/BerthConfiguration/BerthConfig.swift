@@ -1,0 +1,388 @@
+public import BerthCore
+public import BerthPluginKit
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The server's configuration: one YAML file (`config/berth.example.yaml` shows every key),
+/// each key also settable by an environment variable, which wins over the file.
+///
+/// Errors name the file and the key path (`berth.yaml: hosts[1].plugin: is required`), or the
+/// variable. Unknown keys are errors, so a typo never silently falls back to a default.
+public struct BerthConfig: Sendable, Hashable {
+    /// Where the REST API listens.
+    public struct Listen: Sendable, Hashable {
+        /// The address to bind (`127.0.0.1`, `0.0.0.0`).
+        public var host: String
+        /// The TCP port.
+        public var port: Int
+
+        /// A listen address.
+        public init(host: String = "127.0.0.1", port: Int = 8080) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// One target host: a name, the plugin serving it, and that plugin's settings.
+    public struct Host: Sendable, Hashable {
+        /// The host's name, unique in the file (`local`, `gpu-box`).
+        public var name: String
+        /// The plugin's name (`docker`, `simulated`).
+        public var plugin: String
+        /// Executions the scheduler runs on this host at once; nil for no limit of Berth's own.
+        public var maxConcurrent: Int?
+        /// Labels an execution can be matched against.
+        public var labels: [String: String]
+        /// The plugin's settings, checked against its schema.
+        public var settings: JSONValue
+
+        /// A host.
+        public init(name: String, plugin: String, maxConcurrent: Int? = nil, labels: [String: String] = [:], settings: JSONValue = [:]) {
+            self.name = name
+            self.plugin = plugin
+            self.maxConcurrent = maxConcurrent
+            self.labels = labels
+            self.settings = settings
+        }
+    }
+
+    /// The levels `log_level` accepts, as swift-log names them.
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+    /// The default for `limits.max_body_bytes`: 1 MiB.
+    public static let defaultMaxBodyBytes = 1 << 20
+
+    /// The file this configuration was read from; nil for defaults and environment only.
+    public var file: String?
+    /// Where the REST API listens (`listen`).
+    public var listen: Listen
+    /// The PostgreSQL connection URL (`database.url`); nil runs an embedded cluster under
+    /// ``dataDirectory``.
+    public var databaseURL: String?
+    /// The server's own state, including the embedded cluster (`data_dir`).
+    public var dataDirectory: String
+    /// Folders whose `lib*.so` plugins are loaded (`plugin_dirs`); empty means the folder of
+    /// the `berth` binary.
+    public var pluginDirectories: [String]
+    /// This server's id, put on every runtime object as `berth.server` (`server_id`).
+    public var serverID: String
+    /// The host an execution runs on when it names none (`default_host`).
+    public var defaultHost: String?
+    /// swift-log level name (`log_level`).
+    public var logLevel: String
+    /// The largest request body the API accepts (`limits.max_body_bytes`).
+    public var maxBodyBytes: Int
+    /// The target hosts, in file order (`hosts`).
+    public var hosts: [Host]
+
+    /// A configuration; every argument defaults as the file's keys do.
+    public init(
+        file: String? = nil,
+        listen: Listen = Listen(),
+        databaseURL: String? = nil,
+        dataDirectory: String,
+        pluginDirectories: [String] = [],
+        serverID: String,
+        defaultHost: String? = nil,
+        logLevel: String = "info",
+        maxBodyBytes: Int = BerthConfig.defaultMaxBodyBytes,
+        hosts: [Host] = []
+    ) {
+        self.file = file
+        self.listen = listen
+        self.databaseURL = databaseURL
+        self.dataDirectory = dataDirectory
+        self.pluginDirectories = pluginDirectories
+        self.serverID = serverID
+        self.defaultHost = defaultHost
+        self.logLevel = logLevel
+        self.maxBodyBytes = maxBodyBytes
+        self.hosts = hosts
+    }
+
+    // MARK: - Loading
+
+    /// The configuration from `file` (or the built-in default when nil) with `environment`
+    /// applied on top.
+    /// - Throws: ``ConfigurationError`` naming the file and key, or the variable.
+    public static func load(file: String?, environment: [String: String]) throws(ConfigurationError) -> BerthConfig {
+        guard let file else { return try defaults(environment: environment) }
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(file: file, location: "", reason: "cannot read the file: \(Self.describe(error))")
+        }
+        return try parse(yaml: text, file: file, environment: environment)
+    }
+
+    /// The configuration in the YAML `text` with `environment` applied on top.
+    public static func parse(yaml text: String, file: String? = nil, environment: [String: String] = [:]) throws(ConfigurationError) -> BerthConfig {
+        try parse(json: JSONValue(yaml: text, file: file), file: file, environment: environment)
+    }
+
+    /// The configuration in `document` (the YAML file as JSON) with `environment` applied on top.
+    public static func parse(json document: JSONValue, file: String? = nil, environment: [String: String] = [:]) throws(ConfigurationError) -> BerthConfig {
+        var config: BerthConfig
+        do {
+            config = try read(document, file: file, environment: environment)
+        } catch {
+            throw ConfigurationError(file: file, location: error.location, reason: error.reason)
+        }
+        try config.apply(environment: environment)
+        try config.validate()
+        return config
+    }
+
+    /// The configuration used when no file is given: one host `local` on the `docker` plugin
+    /// at `/var/run/docker.sock`, which is also the default host; then `environment` on top.
+    public static func defaults(environment: [String: String] = [:]) throws(ConfigurationError) -> BerthConfig {
+        var config = BerthConfig(
+            dataDirectory: defaultDataDirectory(environment: environment),
+            serverID: defaultServerID(),
+            defaultHost: "local",
+            hosts: [Host(name: "local", plugin: "docker", settings: ["socket_path": "/var/run/docker.sock"])])
+        try config.apply(environment: environment)
+        try config.validate()
+        return config
+    }
+
+    /// `/var/lib/berth` for root; otherwise `$XDG_DATA_HOME/berth`, else `$HOME/.local/share/berth`.
+    public static func defaultDataDirectory(environment: [String: String], isRoot: Bool? = nil) -> String {
+        if isRoot ?? (geteuid() == 0) { return "/var/lib/berth" }
+        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") { return xdg + "/berth" }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/share/berth"
+    }
+
+    /// `berth-<short host name>`, such as `berth-build-7`.
+    public static func defaultServerID() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "berth" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let short = name.split(separator: ".").first.map(String.init) ?? ""
+        return short.isEmpty ? "berth" : "berth-\(short)"
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? CocoaError, let underlying = error.underlying as? POSIXError {
+            return String(cString: strerror(underlying.code.rawValue))
+        }
+        if let error = error as? CocoaError, error.code == .fileReadNoSuchFile {
+            return "no such file"
+        }
+        return "\(error.localizedDescription)"
+    }
+
+    // MARK: - Reading the document
+
+    private static let topKeys: Set = [
+        "listen", "database", "data_dir", "plugin_dirs", "server_id", "default_host", "log_level", "limits", "hosts",
+    ]
+
+    private static func read(_ document: JSONValue, file: String?, environment: [String: String]) throws(JSONError) -> BerthConfig {
+        let root = try JSONObjectReader(document, path: "")
+        try rejectUnknown(root, allowed: topKeys)
+        var listen = Listen()
+        if let value = root.value("listen") {
+            let reader = try JSONObjectReader(value, path: "listen")
+            try rejectUnknown(reader, allowed: ["host", "port"])
+            listen.host = try reader.optionalString("host") ?? listen.host
+            if let port = try reader.optionalInt("port") {
+                guard (1...65535).contains(port) else {
+                    throw JSONError(location: "listen.port", reason: "expected a port number from 1 to 65535, found \(port)")
+                }
+                listen.port = Int(port)
+            }
+        }
+        var databaseURL: String?
+        if let value = root.value("database") {
+            let reader = try JSONObjectReader(value, path: "database")
+            try rejectUnknown(reader, allowed: ["url"])
+            databaseURL = try reader.optionalString("url")
+        }
+        var maxBodyBytes = defaultMaxBodyBytes
+        if let value = root.value("limits") {
+            let reader = try JSONObjectReader(value, path: "limits")
+            try rejectUnknown(reader, allowed: ["max_body_bytes"])
+            if let limit = try reader.optionalInt("max_body_bytes") {
+                guard limit >= 1024 else {
+                    throw JSONError(location: "limits.max_body_bytes", reason: "must be at least 1024, found \(limit)")
+                }
+                maxBodyBytes = Int(limit)
+            }
+        }
+        let logLevel = try root.optionalString("log_level") ?? "info"
+        guard logLevels.contains(logLevel) else {
+            throw JSONError(location: "log_level", reason: "unknown level '\(logLevel)' (one of \(logLevels.joined(separator: ", ")))")
+        }
+        var hosts: [Host] = []
+        if let value = root.value("hosts") {
+            guard let elements = value.arrayValue else {
+                throw JSONError(location: "hosts", reason: "expected an array of hosts, found \(value.typeName)")
+            }
+            for (offset, element) in elements.enumerated() {
+                hosts.append(try readHost(element, path: "hosts[\(offset)]"))
+            }
+        }
+        return BerthConfig(
+            file: file,
+            listen: listen,
+            databaseURL: databaseURL,
+            dataDirectory: try root.optionalString("data_dir") ?? defaultDataDirectory(environment: environment),
+            pluginDirectories: try root.optionalStrings("plugin_dirs") ?? [],
+            serverID: try root.optionalString("server_id") ?? defaultServerID(),
+            defaultHost: try root.optionalString("default_host"),
+            logLevel: logLevel,
+            maxBodyBytes: maxBodyBytes,
+            hosts: hosts)
+    }
+
+    private static func readHost(_ value: JSONValue, path: String) throws(JSONError) -> Host {
+        let reader = try JSONObjectReader(value, path: path)
+        try rejectUnknown(reader, allowed: ["name", "plugin", "max_concurrent", "labels", "settings"])
+        let name = try reader.string("name")
+        guard !name.isEmpty else { throw JSONError(location: reader.path(of: "name"), reason: "must not be empty") }
+        let plugin = try reader.string("plugin")
+        let maxConcurrent = try reader.optionalInt("max_concurrent")
+        if let maxConcurrent, maxConcurrent < 1 {
+            throw JSONError(location: reader.path(of: "max_concurrent"), reason: "must be at least 1, found \(maxConcurrent)")
+        }
+        let settings = reader.value("settings") ?? [:]
+        guard case .object = settings else {
+            throw JSONError(location: reader.path(of: "settings"), reason: "expected an object, found \(settings.typeName)")
+        }
+        return Host(
+            name: name, plugin: plugin, maxConcurrent: maxConcurrent.map { Int($0) },
+            labels: try reader.optionalStringMap("labels") ?? [:], settings: settings)
+    }
+
+    private static func rejectUnknown(_ reader: JSONObjectReader, allowed: Set<String>) throws(JSONError) {
+        if let unknown = reader.members.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw JSONError(
+                location: reader.path(of: unknown),
+                reason: "unknown key (expected one of \(allowed.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    // MARK: - Environment
+
+    /// The environment variables that override keys, with the key each one sets.
+    public static let environmentVariables: KeyValuePairs<String, String> = [
+        "BERTH_LISTEN_HOST": "listen.host",
+        "BERTH_LISTEN_PORT": "listen.port",
+        "BERTH_DATABASE_URL": "database.url",
+        "BERTH_DATA_DIR": "data_dir",
+        "BERTH_PLUGIN_DIRS": "plugin_dirs",
+        "BERTH_SERVER_ID": "server_id",
+        "BERTH_DEFAULT_HOST": "default_host",
+        "BERTH_LOG_LEVEL": "log_level",
+        "BERTH_MAX_BODY_BYTES": "limits.max_body_bytes",
+    ]
+
+    /// Applies the `BERTH_*` variables in `environment` over the file's values. A variable set
+    /// to the empty string counts as unset.
+    public mutating func apply(environment: [String: String]) throws(ConfigurationError) {
+        func variable(_ name: String) -> String? {
+            guard let value = environment[name], !value.isEmpty else { return nil }
+            return value
+        }
+        if let host = variable("BERTH_LISTEN_HOST") { listen.host = host }
+        if let text = variable("BERTH_LISTEN_PORT") {
+            guard let port = Int(text), (1...65535).contains(port) else {
+                throw ConfigurationError(location: "BERTH_LISTEN_PORT", reason: "expected a port number from 1 to 65535, found '\(text)'")
+            }
+            listen.port = port
+        }
+        if let url = variable("BERTH_DATABASE_URL") { databaseURL = url }
+        if let folder = variable("BERTH_DATA_DIR") { dataDirectory = folder }
+        if let folders = variable("BERTH_PLUGIN_DIRS") {
+            pluginDirectories = folders.split(separator: ":").map(String.init)
+        }
+        if let id = variable("BERTH_SERVER_ID") { serverID = id }
+        if let host = variable("BERTH_DEFAULT_HOST") { defaultHost = host }
+        if let level = variable("BERTH_LOG_LEVEL") {
+            guard Self.logLevels.contains(level) else {
+                throw ConfigurationError(
+                    location: "BERTH_LOG_LEVEL", reason: "unknown level '\(level)' (one of \(Self.logLevels.joined(separator: ", ")))")
+            }
+            logLevel = level
+        }
+        if let text = variable("BERTH_MAX_BODY_BYTES") {
+            guard let limit = Int(text), limit >= 1024 else {
+                throw ConfigurationError(location: "BERTH_MAX_BODY_BYTES", reason: "expected a number of at least 1024, found '\(text)'")
+            }
+            maxBodyBytes = limit
+        }
+    }
+
+    /// Checks what spans keys: host names are unique and `default_host` names one of them.
+    public func validate() throws(ConfigurationError) {
+        var seen: [String: Int] = [:]
+        for (offset, host) in hosts.enumerated() {
+            if let first = seen[host.name] {
+                throw ConfigurationError(
+                    file: file, location: "hosts[\(offset)].name",
+                    reason: "'\(host.name)' is already the name of hosts[\(first)]")
+            }
+            seen[host.name] = offset
+        }
+        if let defaultHost, seen[defaultHost] == nil {
+            let names = hosts.map(\.name)
+            throw ConfigurationError(
+                file: file, location: "default_host",
+                reason: "'\(defaultHost)' is not a configured host (hosts: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
+        }
+        if dataDirectory.isEmpty {
+            throw ConfigurationError(file: file, location: "data_dir", reason: "must not be empty")
+        }
+        if serverID.isEmpty {
+            throw ConfigurationError(file: file, location: "server_id", reason: "must not be empty")
+        }
+    }
+
+    // MARK: - What the server needs
+
+    /// What the ``PluginHost`` loads and opens.
+    public func pluginHostConfiguration() -> PluginHostConfiguration {
+        PluginHostConfiguration(
+            pluginFolders: pluginDirectories,
+            hosts: hosts.map { TargetHostConfiguration(name: $0.name, plugin: $0.plugin, settings: $0.settings) },
+            serverID: serverID)
+    }
+
+    /// The plugin folders actually searched: ``pluginDirectories``, or the binary's folder.
+    public var effectivePluginDirectories: [String] {
+        pluginDirectories.isEmpty ? [PluginHost.executableFolder] : pluginDirectories
+    }
+
+    /// Each host's `max_concurrent`, for hosts that set one.
+    public var maxConcurrentByHost: [String: Int] {
+        var limits: [String: Int] = [:]
+        for host in hosts {
+            if let limit = host.maxConcurrent { limits[host.name] = limit }
+        }
+        return limits
+    }
+
+    /// Each host's labels.
+    public var labelsByHost: [String: [String: String]] {
+        Dictionary(hosts.map { ($0.name, $0.labels) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The embedded cluster's data folder: `<data_dir>`, under which it keeps `postgres/`.
+    public var embeddedPostgresDirectory: String { dataDirectory }
+
+    /// The URL clients use to reach this server (`http://127.0.0.1:8080`); a wildcard listen
+    /// address is shown as the loopback address.
+    public var listenURL: String {
+        let host = switch listen.host {
+        case "0.0.0.0", "": "127.0.0.1"
+        case "::": "[::1]"
+        default: listen.host.contains(":") ? "[\(listen.host)]" : listen.host
+        }
+        return "http://\(host):\(listen.port)"
+    }
+}

@@ -1,0 +1,63 @@
+public import BerthCore
+public import Foundation
+
+extension PostgresStore {
+    /// Executions in `scheduled`, `starting` or `running` per host (uses the state/host index).
+    public func activeExecutionCounts() async throws(StoreError) -> [String: Int] {
+        try await perform("active_execution_counts") {
+            let rows = try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    SELECT host, count(*)::bigint AS n FROM executions
+                    WHERE state IN ('scheduled', 'starting', 'running') AND host IS NOT NULL
+                    GROUP BY host
+                    """
+                )
+            }
+            var counts: [String: Int] = [:]
+            for row in rows { counts[try row.string("host")] = Int(try row.requiredInt64("n")) }
+            return counts
+        }
+    }
+
+    /// One `UPDATE … WHERE state = 'queued' AND state_reason IS DISTINCT FROM …`: no event, no NOTIFY.
+    public func updateQueuedReasons(_ reasons: [UUID: String]) async throws(StoreError) {
+        guard !reasons.isEmpty else { return }
+        let entries = reasons.sorted { $0.key.uuidString < $1.key.uuidString }
+        try await perform("update_queued_reasons") {
+            try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    UPDATE executions e SET state_reason = r.reason
+                    FROM unnest($1::uuid[], $2::text[]) AS r(id, reason)
+                    WHERE e.id = r.id AND e.state = 'queued' AND e.state_reason IS DISTINCT FROM r.reason
+                    """,
+                    [SQLValues.array(entries.map { $0.key.uuidString.lowercased() }), SQLValues.array(entries.map(\.value))]
+                )
+            }
+        }
+    }
+
+    /// Running executions with a timeout, earliest deadline first.
+    public func runningWithTimeout(limit: Int) async throws(StoreError) -> [Execution] {
+        guard limit > 0 else { return [] }
+        return try await perform("running_with_timeout") {
+            try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    \(ExecutionRow.selectFrom)
+                    WHERE e.state = 'running' AND e.timeout_seconds IS NOT NULL
+                    ORDER BY COALESCE(e.started_at, e.updated_at) + make_interval(secs => e.timeout_seconds), e.id
+                    LIMIT $1
+                    """,
+                    [PostgresBind(limit)]
+                ).map(ExecutionRow.decode)
+            }
+        }
+    }
+
+    /// A ``PostgresLeaderLock`` on its own connection to this Store's database.
+    public func leaderLock(key: Int64) -> any LeaderLock {
+        PostgresLeaderLock(configuration: pool.configuration, key: key, logger: logger)
+    }
+}

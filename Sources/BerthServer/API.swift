@@ -1,0 +1,198 @@
+import BerthCore
+import BerthPluginKit
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The handlers of every ``Operation``.
+struct API: Sendable {
+    let configuration: ServerConfiguration
+    let context: ServerContext
+
+    /// The owner of submissions until API tokens exist.
+    static let anonymous = "anonymous"
+
+    /// Handles `operation`, after refusing query parameters the route does not declare.
+    func respond(to operation: Operation, _ request: Request, context: some RequestContext) async throws -> Response {
+        let route = APIRoute.of(operation)
+        try Self.checkQuery(request, route)
+        var context = context
+        if route.hasIDParameter, let id = context.parameters.get("id") {
+            context.logger[metadataKey: "execution.id"] = .string(id)
+        }
+        switch operation {
+        case .submitExecution: return try await submit(request, context: context)
+        case .listExecutions: return try await list(request)
+        case .getExecution: return JSONBody.response(Wire.execution(try await execution(context)))
+        case .cancelExecution: return try await cancel(context)
+        case .getExecutionLogs:
+            return try await LogResponder(store: self.context.store).respond(
+                request, id: try executionID(context), logger: context.logger)
+        case .listExecutionEvents: return try await events(context)
+        case .listHosts: return JSONBody.response(["items": .array(await SystemStatus.hosts(self.context.plugins))])
+        case .listPlugins: return JSONBody.response(["items": .array(await SystemStatus.plugins(self.context.plugins))])
+        case .healthz: return JSONBody.response(["status": "alive"])
+        case .readyz: return try await SystemStatus.ready(self.context, logger: context.logger)
+        case .openAPI: return JSONBody.response(OpenAPIDocument.document)
+        }
+    }
+
+    // MARK: Executions
+
+    private func submit(_ request: Request, context: some RequestContext) async throws -> Response {
+        let body = try await Self.readBody(request, limit: configuration.maxBodyBytes)
+        let submission = try Submission(body: body)
+        let targetHost = submission.targetHost ?? configuration.defaultHost
+        if let host = submission.targetHost {
+            let known = await self.context.plugins.hosts.map(\.configuration.name)
+            guard known.contains(host) else {
+                throw Problem.invalid(
+                    "target_host",
+                    "no target host named '\(host)' is configured (configured: \(known.isEmpty ? "none" : known.joined(separator: ", ")))",
+                    code: "unknown_target_host")
+            }
+        }
+        let key = request.headers[HTTPField.Name("Idempotency-Key")!]
+        if let key {
+            guard !key.isEmpty, key.count <= IdempotencyKey.maxLength else {
+                throw Problem.invalid("Idempotency-Key", "must be 1 to \(IdempotencyKey.maxLength) characters", code: "invalid_header")
+            }
+        }
+        let id = key.map { IdempotencyKey.executionID(key: $0, owner: Self.anonymous) }
+        let new = submission.newExecution(id: id, owner: Self.anonymous, targetHost: targetHost)
+        var logger = context.logger
+        let execution: Execution
+        do {
+            execution = try await self.context.store.createExecution(new)
+        } catch {
+            guard error.code == .conflict, let id else { throw error }
+            // The Idempotency-Key was seen before: answer with what the first request created.
+            return try await replay(id: id, new: new, logger: logger)
+        }
+        logger[metadataKey: "execution.id"] = .string(Wire.id(execution.id))
+        logger.info("execution submitted", metadata: ["image": .string(execution.image)])
+        return JSONBody.response(Wire.execution(execution), status: .created)
+    }
+
+    /// The answer to a submission whose Idempotency-Key maps to an existing execution.
+    private func replay(id: UUID, new: NewExecution, logger: Logger) async throws -> Response {
+        var logger = logger
+        logger[metadataKey: "execution.id"] = .string(Wire.id(id))
+        guard let existing = try await self.context.store.execution(id: id) else {
+            throw StoreError(code: .conflict, message: "duplicate execution id but no execution found", executionID: id)
+        }
+        guard matches(existing, new) else {
+            throw Problem(
+                .conflict, code: "idempotency_key_reused", title: "Idempotency key reused",
+                detail: "the Idempotency-Key was already used for a different submission (execution \(Wire.id(id)))")
+        }
+        logger.info("idempotent submission replayed")
+        var response = JSONBody.response(Wire.execution(existing), status: .created)
+        response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
+        return response
+    }
+
+    private func list(_ request: Request) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        var query = ExecutionQuery(limit: 50)
+        for value in parameters[values: "state"] {
+            for part in value.split(separator: ",") where !part.isEmpty {
+                guard let state = ExecutionState(rawValue: String(part)) else {
+                    throw Problem.invalid(
+                        "state", "unknown state '\(part)' (states: \(ExecutionState.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                query.states.insert(state)
+            }
+        }
+        query.host = parameters["host"].map(String.init)
+        query.name = parameters["name"].map(String.init)
+        for value in parameters[values: "label"] {
+            guard let equals = value.firstIndex(of: "="), equals != value.startIndex else {
+                throw Problem.invalid("label", "expected key=value, found '\(value)'")
+            }
+            query.labels[String(value[..<equals])] = String(value[value.index(after: equals)...])
+        }
+        if let text = parameters["limit"] {
+            guard let limit = Int(text), (1...500).contains(limit) else {
+                throw Problem.invalid("limit", "must be an integer from 1 to 500, found '\(text)'", code: "out_of_range")
+            }
+            query.limit = limit
+        }
+        if let token = parameters["after"] {
+            guard let cursor = ExecutionCursor(token: String(token)) else {
+                throw Problem.invalid("after", "not a cursor from a previous page's 'next'", code: "invalid_cursor")
+            }
+            query.after = cursor
+        }
+        let page = try await context.store.listExecutions(query)
+        return JSONBody.response([
+            "items": .array(page.executions.map(Wire.execution)),
+            "next": page.next.map { .string($0.token) } ?? .null,
+        ])
+    }
+
+    private func execution(_ requestContext: some RequestContext) async throws -> Execution {
+        let id = try executionID(requestContext)
+        guard let execution = try await context.store.execution(id: id) else { throw Problem.executionNotFound(Wire.id(id)) }
+        return execution
+    }
+
+    private func cancel(_ requestContext: some RequestContext) async throws -> Response {
+        let id = try executionID(requestContext)
+        guard let execution = try await context.control.cancel(id, reason: "cancelled through the API") else {
+            throw Problem.executionNotFound(Wire.id(id))
+        }
+        requestContext.logger.info("execution cancel requested", metadata: ["state": .string(execution.state.rawValue)])
+        return JSONBody.response(Wire.execution(execution))
+    }
+
+    private func events(_ requestContext: some RequestContext) async throws -> Response {
+        let execution = try await execution(requestContext)
+        var events: [ExecutionEvent] = []
+        var after: Int64?
+        while true {
+            let page = try await context.store.events(of: execution.id, afterSeq: after, limit: 1000)
+            events += page
+            guard page.count == 1000, let last = page.last else { break }
+            after = last.seq
+        }
+        return JSONBody.response(["items": .array(events.map(Wire.event))])
+    }
+
+    // MARK: Helpers
+
+    /// The `{id}` of the path; 404 when it is not a UUID.
+    private func executionID(_ requestContext: some RequestContext) throws(Problem) -> UUID {
+        let text = requestContext.parameters.get("id") ?? ""
+        guard let id = UUID(uuidString: text) else { throw Problem.executionNotFound(text) }
+        return id
+    }
+
+    /// The request body, refusing more than `limit` bytes with 413.
+    static func readBody(_ request: Request, limit: Int) async throws -> [UInt8] {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw Problem.bodyTooLarge(limit: limit)
+        }
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw Problem.bodyTooLarge(limit: limit)
+        }
+        return Array(buffer.readableBytesView)
+    }
+
+    /// Refuses query parameters that `route` does not declare (typos such as `states=`).
+    static func checkQuery(_ request: Request, _ route: APIRoute) throws(Problem) {
+        let allowed = Set(route.query.map(\.name))
+        for (key, _) in request.uri.queryParameters where !allowed.contains(String(key)) {
+            throw Problem.invalid(
+                String(key),
+                allowed.isEmpty ? "this route takes no query parameters"
+                    : "unknown query parameter; allowed: \(allowed.sorted().joined(separator: ", "))",
+                code: "unknown_parameter")
+        }
+    }
+}

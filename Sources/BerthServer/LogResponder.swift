@@ -1,0 +1,120 @@
+import BerthCore
+import BerthPluginKit
+import Foundation
+import Hummingbird
+import Logging
+
+/// `GET /v1/executions/{id}/logs`: the stored output, optionally followed until the execution ends.
+///
+/// A follower is woken by the Store's notifications (`berth_logs`, `berth_executions`), never
+/// by polling. It opens its notification stream before it reads anything, and re-reads on
+/// every resync marker, so no chunk written between the first read and `LISTEN` is missed.
+/// On each wake-up it reads the execution's state *before* draining the logs: the supervisor
+/// writes a terminal state only after the attempt's output, so once it sees a terminal state
+/// the drain that follows has everything and the response ends.
+struct LogResponder: Sendable {
+    let store: any Store
+    static let pageSize = 1000
+
+    enum Format: Sendable {
+        case text, ndjson
+
+        var contentType: String {
+            switch self {
+            case .text: "text/plain; charset=utf-8"
+            case .ndjson: "application/x-ndjson"
+            }
+        }
+    }
+
+    func respond(_ request: Request, id: UUID, logger: Logger) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        var stream: LogStream?
+        if let text = parameters["stream"] {
+            guard let value = LogStream(rawValue: String(text)) else {
+                throw Problem.invalid("stream", "must be stdout or stderr, found '\(text)'")
+            }
+            stream = value
+        }
+        var since: Date?
+        if let text = parameters["since"] {
+            guard let timestamp = Timestamp(rfc3339: String(text)) else {
+                throw Problem.invalid("since", "expected an RFC 3339 time such as 2026-11-25T12:00:00Z, found '\(text)'")
+            }
+            since = Wire.date(timestamp)
+        }
+        var follow = false
+        if let text = parameters["follow"] {
+            switch text {
+            case "true", "1": follow = true
+            case "false", "0", "": follow = false
+            default: throw Problem.invalid("follow", "must be true or false, found '\(text)'")
+            }
+        }
+        let accept = request.headers[.accept] ?? ""
+        let format: Format = accept.contains("application/x-ndjson") ? .ndjson : .text
+
+        guard let execution = try await store.execution(id: id) else { throw Problem.executionNotFound(Wire.id(id)) }
+        let query = LogQuery(executionID: id, stream: stream, since: since, limit: Self.pageSize)
+        // Read the first page now, so a failing Store still gets a problem response.
+        let first = try await store.logs(query)
+        var headers = HTTPFields()
+        headers[.contentType] = format.contentType
+        headers[.cacheControl] = "no-store"
+        let store = self.store
+        let following = follow && !execution.state.isTerminal
+        let body = ResponseBody { writer in
+            // Subscribe before anything else, so nothing is missed between a read and the wait.
+            let notifications = following ? store.notifications() : nil
+            var lastSeq: Int64? = first.last?.seq
+            try await writer.write(Self.encode(first, format))
+            if first.count == Self.pageSize {
+                lastSeq = try await Self.drain(store, query, after: lastSeq, format, &writer)
+            }
+            guard let notifications else {
+                try await writer.finish(nil)
+                return
+            }
+            logger.debug("following logs")
+            let idText = Wire.id(id)
+            for await notification in notifications {
+                guard notification.isResync || notification.payload == idText else { continue }
+                let state = try await store.execution(id: id)?.state
+                lastSeq = try await Self.drain(store, query, after: lastSeq, format, &writer)
+                if state?.isTerminal ?? true { break }
+            }
+            logger.debug("log follow ended")
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Writes every chunk after `after`; returns the last `seq` written.
+    private static func drain(
+        _ store: any Store, _ query: LogQuery, after: Int64?, _ format: Format, _ writer: inout any ResponseBodyWriter
+    ) async throws -> Int64? {
+        var query = query
+        var last = after
+        while true {
+            query.afterSeq = last
+            let chunks = try await store.logs(query)
+            if !chunks.isEmpty { try await writer.write(encode(chunks, format)) }
+            last = chunks.last?.seq ?? last
+            if chunks.count < query.limit { return last }
+        }
+    }
+
+    private static func encode(_ chunks: [StoredLogChunk], _ format: Format) -> ByteBuffer {
+        var bytes: [UInt8] = []
+        switch format {
+        case .text:
+            for chunk in chunks { bytes += chunk.bytes }
+        case .ndjson:
+            for chunk in chunks {
+                Wire.logChunk(chunk).write(into: &bytes)
+                bytes.append(UInt8(ascii: "\n"))
+            }
+        }
+        return ByteBuffer(bytes: bytes)
+    }
+}

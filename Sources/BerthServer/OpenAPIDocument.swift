@@ -1,0 +1,198 @@
+import BerthCore
+import BerthPluginKit
+import HTTPTypes
+
+/// The OpenAPI 3.1 document of the API, generated from the route table (``APIRoute/all``).
+enum OpenAPIDocument {
+    /// The document.
+    static let document: JSONValue = make(routes: APIRoute.all)
+
+    static func make(routes: [APIRoute]) -> JSONValue {
+        var paths: [String: JSONValue] = [:]
+        for route in routes {
+            var item = paths[route.path]?.objectValue ?? [:]
+            item[route.method.rawValue.lowercased()] = operation(route)
+            paths[route.path] = .object(item)
+        }
+        return [
+            "openapi": "3.1.0",
+            "info": [
+                "title": "Berth",
+                "version": "1",
+                "description": "Runs containerized executions on configured target hosts. Errors are problem details (RFC 9457) with a stable `code`.",
+            ],
+            "servers": [["url": "/"]],
+            "paths": .object(paths),
+            "components": ["schemas": .object(schemas)],
+        ]
+    }
+
+    private static func operation(_ route: APIRoute) -> JSONValue {
+        var parameters: [JSONValue] = []
+        if route.hasIDParameter {
+            parameters.append([
+                "name": "id", "in": "path", "required": true, "description": "The execution's id",
+                "schema": ["type": "string", "format": "uuid"],
+            ])
+        }
+        for query in route.query {
+            var parameter: [String: JSONValue] = [
+                "name": .string(query.name), "in": "query", "required": false,
+                "description": .string(query.description), "schema": query.schema,
+            ]
+            if query.repeatable { parameter["explode"] = true }
+            parameters.append(.object(parameter))
+        }
+        for header in route.headers {
+            parameters.append([
+                "name": .string(header.name), "in": "header", "required": false,
+                "description": .string(header.description), "schema": header.schema,
+            ])
+        }
+        var responses: [String: JSONValue] = [:]
+        for response in route.responses {
+            var object: [String: JSONValue] = ["description": .string(response.description)]
+            if !response.content.isEmpty {
+                object["content"] = .object(response.content.mapValues { ["schema": $0] })
+            }
+            responses[String(response.status)] = .object(object)
+        }
+        responses["default"] = [
+            "description": "Any other error",
+            "content": ["application/problem+json": ["schema": ["$ref": "#/components/schemas/Problem"]]],
+        ]
+        var object: [String: JSONValue] = [
+            "operationId": .string(route.operation.rawValue),
+            "summary": .string(route.summary),
+            "tags": [.string(route.tag)],
+            "responses": .object(responses),
+        ]
+        if !parameters.isEmpty { object["parameters"] = .array(parameters) }
+        if let body = route.requestBody {
+            object["requestBody"] = ["required": true, "content": ["application/json": ["schema": body]]]
+        }
+        return .object(object)
+    }
+
+    private static func object(_ properties: [String: JSONValue], required: [String], additional: Bool = false) -> JSONValue {
+        [
+            "type": "object", "properties": .object(properties),
+            "required": .array(required.map { .string($0) }), "additionalProperties": .bool(additional),
+        ]
+    }
+
+    private static func nullable(_ type: String, _ extra: [String: JSONValue] = [:]) -> JSONValue {
+        var schema = extra
+        schema["type"] = [.string(type), "null"]
+        return .object(schema)
+    }
+
+    private static let strings: JSONValue = ["type": "array", "items": ["type": "string"]]
+    private static let stringMap: JSONValue = ["type": "object", "additionalProperties": ["type": "string"]]
+    private static let time: JSONValue = ["type": "string", "format": "date-time"]
+    private static let nullableTime = nullable("string", ["format": "date-time"])
+    private static func ref(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
+
+    static let schemas: [String: JSONValue] = [
+        "State": ["type": "string", "enum": .array(ExecutionState.allCases.map { .string($0.rawValue) })],
+        "Submission": object([
+            "image": ["type": "string", "minLength": 1, "description": "The container image reference"],
+            "command": ["type": ["array", "null"], "items": ["type": "string"], "description": "Overrides the image's entry point"],
+            "args": strings,
+            "env": ["type": "object", "propertyNames": ["pattern": "^[A-Za-z_][A-Za-z0-9_]*$"], "additionalProperties": ["type": "string"]],
+            "working_dir": nullable("string"),
+            "target_host": nullable("string", ["description": "A configured target host; omitted: the server's default host, or any"]),
+            "labels": stringMap,
+            "cpus": nullable("number", ["exclusiveMinimum": 0]),
+            "memory_mb": nullable("integer", ["exclusiveMinimum": 0]),
+            "timeout_seconds": nullable("integer", ["exclusiveMinimum": 0]),
+            "priority": ["type": "integer", "minimum": -1000, "maximum": 1000, "default": 0],
+            "name": nullable("string"),
+        ], required: ["image"]),
+        "Execution": object([
+            "id": ["type": "string", "format": "uuid"],
+            "name": nullable("string"),
+            "owner": ["type": "string"],
+            "image": ["type": "string"],
+            "command": ["type": ["array", "null"], "items": ["type": "string"]],
+            "args": strings,
+            "env": stringMap,
+            "working_dir": nullable("string"),
+            "target_host": nullable("string"),
+            "host": nullable("string", ["description": "Where the current attempt is placed"]),
+            "state": ref("State"),
+            "state_reason": nullable("string"),
+            "exit_code": nullable("integer"),
+            "error": ["oneOf": [ref("ExecutionError"), ["type": "null"]]],
+            "attempts": ["type": "integer", "minimum": 0],
+            "priority": ["type": "integer"],
+            "labels": stringMap,
+            "cpus": nullable("number"),
+            "memory_mb": nullable("integer"),
+            "timeout_seconds": nullable("integer"),
+            "created_at": time,
+            "updated_at": time,
+            "started_at": nullableTime,
+            "finished_at": nullableTime,
+        ], required: [
+            "id", "name", "owner", "image", "command", "args", "env", "working_dir", "target_host", "host", "state",
+            "state_reason", "exit_code", "error", "attempts", "priority", "labels", "cpus", "memory_mb",
+            "timeout_seconds", "created_at", "updated_at", "started_at", "finished_at",
+        ]),
+        "ExecutionError": object(["code": ["type": "string"], "message": ["type": "string"]], required: ["code", "message"]),
+        "ExecutionList": object([
+            "items": ["type": "array", "items": ref("Execution")],
+            "next": nullable("string", ["description": "Pass as `after` for the next page; null on the last page"]),
+        ], required: ["items", "next"]),
+        "Event": object([
+            "seq": ["type": "integer"],
+            "execution_id": ["type": "string", "format": "uuid"],
+            "from_state": ["oneOf": [ref("State"), ["type": "null"]]],
+            "to_state": ref("State"),
+            "reason": ["type": "string"],
+            "attempt": nullable("integer"),
+            "at": time,
+        ], required: ["seq", "execution_id", "from_state", "to_state", "reason", "attempt", "at"]),
+        "EventList": object(["items": ["type": "array", "items": ref("Event")]], required: ["items"]),
+        "LogChunk": object([
+            "stream": ["type": "string", "enum": ["stdout", "stderr"]],
+            "data": ["type": "string", "description": "The bytes as UTF-8 text (invalid sequences replaced)"],
+            "timestamp": time,
+            "seq": ["type": "integer", "description": "Gapless position in the execution's output, from 1"],
+            "attempt": ["type": "integer"],
+        ], required: ["stream", "data", "timestamp", "seq", "attempt"]),
+        "Host": object([
+            "name": ["type": "string"],
+            "plugin": ["type": "string"],
+            "health": ["oneOf": [
+                object(["ok": ["type": "boolean"], "message": ["type": "string"]], required: ["ok", "message"]),
+                ["type": "null"],
+            ]],
+            "capacity": ["oneOf": [
+                object(["max_concurrent": ["type": "integer"], "running": ["type": "integer"]], required: ["max_concurrent", "running"]),
+                ["type": "null"],
+            ]],
+            "error": ["oneOf": [ref("ExecutionError"), ["type": "null"]], "description": "Why the host is not open"],
+        ], required: ["name", "plugin", "health", "capacity", "error"]),
+        "HostList": object(["items": ["type": "array", "items": ref("Host")]], required: ["items"]),
+        "Plugin": object([
+            "file": ["type": "string"],
+            "name": nullable("string"),
+            "version": nullable("string"),
+            "abi_version": nullable("integer"),
+            "loaded": ["type": "boolean"],
+            "error": nullable("string"),
+        ], required: ["file", "name", "version", "abi_version", "loaded", "error"]),
+        "PluginList": object(["items": ["type": "array", "items": ref("Plugin")]], required: ["items"]),
+        "Status": object(["status": ["type": "string"], "checks": stringMap], required: ["status"]),
+        "Problem": object([
+            "type": ["type": "string", "format": "uri-reference"],
+            "title": ["type": "string"],
+            "status": ["type": "integer"],
+            "detail": ["type": "string"],
+            "code": ["type": "string", "description": "Stable machine-readable code"],
+            "field": ["type": "string", "description": "The invalid field or parameter, for validation errors"],
+            "request_id": ["type": "string"],
+        ], required: ["type", "title", "status", "detail", "code"], additional: true),
+    ]
+}

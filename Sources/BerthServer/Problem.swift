@@ -1,0 +1,112 @@
+import BerthPluginKit
+import HTTPTypes
+public import Hummingbird
+
+/// An error that renders itself as problem details (RFC 9457, `application/problem+json`).
+///
+/// Every error the API returns is one of these: `type`, `title`, `status`, `detail`, a stable
+/// `code`, and for validation errors the `field` (a path such as `env.1BAD` or `limit`).
+/// ``ProblemMiddleware`` turns every other error into one.
+public struct Problem: Error, HTTPResponseError, Sendable, CustomStringConvertible {
+    /// The HTTP status.
+    public var status: HTTPResponse.Status
+    /// A stable, machine-readable code such as `unknown_field`.
+    public var code: String
+    /// A short summary of the kind of problem; the same for every instance of a `code`.
+    public var title: String
+    /// What went wrong in this instance.
+    public var detail: String
+    /// The offending field or query parameter, for validation errors.
+    public var field: String?
+    /// Extra headers for the response.
+    public var headers: HTTPFields = [:]
+    /// The request id, filled in by the middleware.
+    var requestID: String?
+
+    /// A problem.
+    public init(_ status: HTTPResponse.Status, code: String, title: String, detail: String, field: String? = nil) {
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.field = field
+    }
+
+    /// The `type` URI: `urn:berth:problem:<code>`.
+    public var type: String { "urn:berth:problem:\(code)" }
+
+    /// The problem details document.
+    var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "type": .string(type), "title": .string(title), "status": .number(Double(status.code)),
+            "detail": .string(detail), "code": .string(code),
+        ]
+        if let field { object["field"] = .string(field) }
+        if let requestID { object["request_id"] = .string(requestID) }
+        return .object(object)
+    }
+
+    public var description: String {
+        "\(status.code) \(code): \(detail)" + (field.map { " (field \($0))" } ?? "")
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = JSONBody.response(json, status: status, contentType: "application/problem+json")
+        response.headers.append(contentsOf: headers)
+        return response
+    }
+}
+
+extension Problem {
+    /// 422: a field of the body or a query parameter is invalid.
+    static func invalid(_ field: String, _ detail: String, code: String = "invalid_field") -> Problem {
+        Problem(.unprocessableContent, code: code, title: "Invalid request field", detail: "\(field): \(detail)", field: field)
+    }
+
+    /// 404: no execution has this id (or the id is not a UUID).
+    static func executionNotFound(_ id: String) -> Problem {
+        Problem(.notFound, code: "execution_not_found", title: "Execution not found", detail: "no execution has id '\(id)'")
+    }
+
+    /// 404: no route for this method and path.
+    static func routeNotFound(method: HTTPRequest.Method, path: String) -> Problem {
+        Problem(.notFound, code: "route_not_found", title: "Route not found", detail: "no route for \(method.rawValue) \(path)")
+    }
+
+    /// 400: the body is not JSON.
+    static func malformedJSON(_ detail: String) -> Problem {
+        Problem(.badRequest, code: "malformed_json", title: "Malformed JSON", detail: detail)
+    }
+
+    /// 413: the body is larger than allowed.
+    static func bodyTooLarge(limit: Int) -> Problem {
+        Problem(.contentTooLarge, code: "body_too_large", title: "Request body too large",
+                detail: "the request body is larger than \(limit) bytes")
+    }
+
+    /// 500: anything unexpected; the details go to the log only.
+    static func internalError(requestID: String?) -> Problem {
+        Problem(.internalServerError, code: "internal", title: "Internal server error",
+                detail: "the server failed to handle the request; the server log has the details"
+                    + (requestID.map { " (request id \($0))" } ?? ""))
+    }
+
+    /// 503: the database cannot be reached.
+    static func unavailable(_ detail: String) -> Problem {
+        Problem(.serviceUnavailable, code: "unavailable", title: "Service unavailable", detail: detail)
+    }
+}
+
+/// JSON responses from ``JSONValue`` (no Foundation coders).
+enum JSONBody {
+    /// A response whose body is `value` serialized.
+    static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
+        var bytes = value.serialized()
+        bytes.append(UInt8(ascii: "\n"))
+        let buffer = ByteBuffer(bytes: bytes)
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        headers[.contentLength] = String(buffer.readableBytes)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: buffer))
+    }
+}

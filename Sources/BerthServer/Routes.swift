@@ -1,0 +1,150 @@
+import BerthPluginKit
+import Hummingbird
+
+/// Every operation of the API. The route table (``APIRoute/all``) gives each one its method,
+/// path, query parameters and documentation; ``API/respond(to:_:context:)`` handles it. The
+/// same table registers the routes and generates `GET /openapi.json`, so the two cannot drift.
+enum Operation: String, CaseIterable, Sendable {
+    case submitExecution, listExecutions, getExecution, cancelExecution, getExecutionLogs, listExecutionEvents
+    case listHosts, listPlugins, healthz, readyz, openAPI
+}
+
+/// A query parameter of a route.
+struct QueryParameter: Sendable {
+    var name: String
+    var description: String
+    var schema: JSONValue
+    /// Whether the parameter may be given several times.
+    var repeatable = false
+}
+
+/// A response of a route, for the OpenAPI document.
+struct RouteResponse: Sendable {
+    var status: Int
+    var description: String
+    /// Media type → schema.
+    var content: [String: JSONValue] = [:]
+}
+
+/// One route: what the router registers and what the OpenAPI document shows.
+struct APIRoute: Sendable {
+    var method: HTTPRequest.Method
+    /// The path in Hummingbird's and OpenAPI's common syntax (`/v1/executions/{id}`).
+    var path: String
+    var operation: Operation
+    var summary: String
+    var tag: String
+    var query: [QueryParameter] = []
+    var headers: [QueryParameter] = []
+    /// The schema of the JSON request body, if the route takes one.
+    var requestBody: JSONValue?
+    var responses: [RouteResponse]
+
+    /// The route of `operation`.
+    static func of(_ operation: Operation) -> APIRoute {
+        all.first { $0.operation == operation }!
+    }
+
+    /// Whether the path has an `{id}` parameter.
+    var hasIDParameter: Bool { path.contains("{id}") }
+}
+
+extension APIRoute {
+    private static func ref(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
+    private static func json(_ schema: String) -> [String: JSONValue] { ["application/json": ref(schema)] }
+    private static let problem: [String: JSONValue] = ["application/problem+json": ref("Problem")]
+    private static let notFound = RouteResponse(status: 404, description: "No execution has this id, or the id is not a UUID", content: problem)
+    private static let invalid = RouteResponse(status: 422, description: "A query parameter is invalid (`field` names it)", content: problem)
+    private static let unavailable = RouteResponse(status: 503, description: "The database is unavailable", content: problem)
+    private static let string: JSONValue = ["type": "string"]
+
+    /// The route table.
+    static let all: [APIRoute] = [
+        APIRoute(
+            method: .post, path: "/v1/executions", operation: .submitExecution,
+            summary: "Submit an execution; it is stored as `queued`", tag: "executions",
+            headers: [QueryParameter(
+                name: "Idempotency-Key",
+                description: "Makes retries safe: a second submission with the same key returns the execution the first one created (at most 255 characters)",
+                schema: string)],
+            requestBody: ref("Submission"),
+            responses: [
+                RouteResponse(status: 201, description: "The execution, created now or by an earlier request with the same Idempotency-Key", content: json("Execution")),
+                RouteResponse(status: 400, description: "The body is not JSON", content: problem),
+                RouteResponse(status: 409, description: "The Idempotency-Key was used for a different submission", content: problem),
+                RouteResponse(status: 413, description: "The body is larger than the server accepts", content: problem),
+                RouteResponse(status: 422, description: "A field is missing, unknown or invalid (`field` names it)", content: problem),
+                unavailable,
+            ]),
+        APIRoute(
+            method: .get, path: "/v1/executions", operation: .listExecutions,
+            summary: "List executions, newest first, one page at a time", tag: "executions",
+            query: [
+                QueryParameter(name: "state", description: "Only these states; repeat the parameter or separate with commas",
+                               schema: ["type": "array", "items": ref("State")], repeatable: true),
+                QueryParameter(name: "host", description: "Only executions placed on, or asking for, this host", schema: string),
+                QueryParameter(name: "label", description: "Only executions with this label, as `key=value`; repeatable (all must match)",
+                               schema: ["type": "array", "items": ["type": "string", "pattern": "^[^=]+=.*$"]], repeatable: true),
+                QueryParameter(name: "name", description: "Only executions with exactly this name", schema: string),
+                QueryParameter(name: "limit", description: "Page size, 1 to 500 (default 50)",
+                               schema: ["type": "integer", "minimum": 1, "maximum": 500, "default": 50]),
+                QueryParameter(name: "after", description: "The `next` cursor of the previous page", schema: string),
+            ],
+            responses: [RouteResponse(status: 200, description: "One page", content: json("ExecutionList")), invalid, unavailable]),
+        APIRoute(
+            method: .get, path: "/v1/executions/{id}", operation: .getExecution,
+            summary: "Get one execution", tag: "executions",
+            responses: [RouteResponse(status: 200, description: "The execution", content: json("Execution")), notFound, unavailable]),
+        APIRoute(
+            method: .post, path: "/v1/executions/{id}/cancel", operation: .cancelExecution,
+            summary: "Cancel an execution (a terminal one is left as it is)", tag: "executions",
+            responses: [RouteResponse(status: 200, description: "The execution after the request", content: json("Execution")), notFound, unavailable]),
+        APIRoute(
+            method: .get, path: "/v1/executions/{id}/logs", operation: .getExecutionLogs,
+            summary: "Read an execution's output; with follow=true, stream it until the execution ends", tag: "executions",
+            query: [
+                QueryParameter(name: "stream", description: "Only this stream", schema: ["type": "string", "enum": ["stdout", "stderr"]]),
+                QueryParameter(name: "since", description: "Only chunks written at or after this time (RFC 3339)",
+                               schema: ["type": "string", "format": "date-time"]),
+                QueryParameter(name: "follow", description: "Keep the response open and send new output until the execution reaches a terminal state",
+                               schema: ["type": "boolean", "default": false]),
+            ],
+            headers: [QueryParameter(
+                name: "Accept", description: "`application/x-ndjson` for one JSON object per chunk; plain text otherwise",
+                schema: string)],
+            responses: [
+                RouteResponse(status: 200, description: "The output: raw text, or NDJSON lines of LogChunk", content: [
+                    "text/plain": ["type": "string"],
+                    "application/x-ndjson": ref("LogChunk"),
+                ]),
+                notFound, invalid, unavailable,
+            ]),
+        APIRoute(
+            method: .get, path: "/v1/executions/{id}/events", operation: .listExecutionEvents,
+            summary: "The execution's state changes, oldest first", tag: "executions",
+            responses: [RouteResponse(status: 200, description: "The events", content: json("EventList")), notFound, unavailable]),
+        APIRoute(
+            method: .get, path: "/v1/hosts", operation: .listHosts,
+            summary: "The configured target hosts with their health and capacity", tag: "system",
+            responses: [RouteResponse(status: 200, description: "The hosts", content: json("HostList"))]),
+        APIRoute(
+            method: .get, path: "/v1/plugins", operation: .listPlugins,
+            summary: "The plugin files found, loaded or not", tag: "system",
+            responses: [RouteResponse(status: 200, description: "The plugins", content: json("PluginList"))]),
+        APIRoute(
+            method: .get, path: "/healthz", operation: .healthz,
+            summary: "Liveness: the process answers", tag: "system",
+            responses: [RouteResponse(status: 200, description: "Alive", content: json("Status"))]),
+        APIRoute(
+            method: .get, path: "/readyz", operation: .readyz,
+            summary: "Readiness: the database answers and the plugin host has started", tag: "system",
+            responses: [
+                RouteResponse(status: 200, description: "Ready", content: json("Status")),
+                RouteResponse(status: 503, description: "Not ready; `detail` says why", content: problem),
+            ]),
+        APIRoute(
+            method: .get, path: "/openapi.json", operation: .openAPI,
+            summary: "This document", tag: "system",
+            responses: [RouteResponse(status: 200, description: "The OpenAPI 3.1 document", content: ["application/json": ["type": "object"]])]),
+    ]
+}

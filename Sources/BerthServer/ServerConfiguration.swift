@@ -1,0 +1,24 @@
+/// How the REST server listens and what it accepts.
+public struct ServerConfiguration: Sendable {
+    /// The address to bind; loopback by default, so nothing is exposed unless asked.
+    public var host: String = "127.0.0.1"
+    /// The TCP port.
+    public var port: Int = 8080
+    /// The largest request body accepted; a larger one gets `413` (`body_too_large`).
+    public var maxBodyBytes: Int = 1 << 20
+    /// The target host used when a submission names none; `nil` lets the scheduler choose.
+    public var defaultHost: String?
+
+    /// A configuration.
+    /// - Parameters:
+    ///   - host: The address to bind.
+    ///   - port: The TCP port.
+    ///   - maxBodyBytes: The largest request body accepted.
+    ///   - defaultHost: The target host used when a submission names none.
+    public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1 << 20, defaultHost: String? = nil) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.defaultHost = defaultHost
+    }
+}

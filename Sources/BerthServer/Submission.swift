@@ -1,0 +1,129 @@
+import BerthCore
+import BerthPluginKit
+import Foundation
+
+/// The body of `POST /v1/executions`, read with ``JSONObjectReader`` so that every error names
+/// the field's path.
+struct Submission: Sendable, Equatable {
+    var image: String
+    var command: [String]?
+    var args: [String]
+    var env: [String: String]
+    var workingDir: String?
+    var targetHost: String?
+    var labels: [String: String]
+    var cpus: Double?
+    var memoryMB: Int64?
+    var timeoutSeconds: Int64?
+    var priority: Int64
+    var name: String?
+
+    /// The members a submission may have; any other is refused (`unknown_field`).
+    static let fields: Set<String> = [
+        "image", "command", "args", "env", "working_dir", "target_host", "labels", "cpus",
+        "memory_mb", "timeout_seconds", "priority", "name",
+    ]
+
+    /// The allowed priority range.
+    static let priorities: ClosedRange<Int64> = -1000...1000
+
+    /// Reads and validates a submission (everything but the target host, which needs the plugin host).
+    /// - Throws: ``Problem``: 400 for malformed JSON, 422 naming the field for anything else.
+    init(body bytes: [UInt8]) throws(Problem) {
+        let document: JSONValue
+        do {
+            document = try JSONValue(parsing: bytes)
+        } catch {
+            throw Problem.malformedJSON("the body is not valid JSON: \(error)")
+        }
+        do {
+            try self.init(document: document)
+        } catch let error as JSONError {
+            let missing = error.reason == "is required"
+            throw Problem.invalid(
+                error.location.isEmpty ? "$" : error.location, error.reason,
+                code: missing ? "missing_field" : "invalid_field")
+        } catch let problem as Problem {
+            throw problem
+        } catch {
+            throw Problem.invalid("$", "\(error)")
+        }
+    }
+
+    private init(document: JSONValue) throws {
+        let reader = try JSONObjectReader(document, path: "")
+        for key in reader.members.keys.sorted() where !Self.fields.contains(key) {
+            throw Problem.invalid(key, "unknown field; allowed: \(Self.fields.sorted().joined(separator: ", "))", code: "unknown_field")
+        }
+        image = try reader.string("image")
+        guard !image.trimmingWhitespace.isEmpty else { throw Problem.invalid("image", "must not be empty") }
+        command = try reader.optionalStrings("command")
+        args = try reader.optionalStrings("args") ?? []
+        env = try reader.optionalStringMap("env") ?? [:]
+        for key in env.keys.sorted() where !Self.isEnvironmentName(key) {
+            throw Problem.invalid(
+                "env.\(key)", "not a valid environment variable name (must match [A-Za-z_][A-Za-z0-9_]*)",
+                code: "invalid_env_name")
+        }
+        workingDir = try reader.optionalString("working_dir")
+        targetHost = try reader.optionalString("target_host")
+        labels = try reader.optionalStringMap("labels") ?? [:]
+        for key in labels.keys.sorted() where key.isEmpty {
+            throw Problem.invalid("labels", "label names must not be empty")
+        }
+        cpus = try reader.optionalDouble("cpus")
+        if let cpus, !(cpus > 0) || !cpus.isFinite {
+            throw Problem.invalid("cpus", "must be greater than 0", code: "out_of_range")
+        }
+        memoryMB = try reader.optionalInt("memory_mb")
+        if let memoryMB, memoryMB <= 0 || memoryMB > Int64.max / Wire.bytesPerMiB {
+            throw Problem.invalid("memory_mb", "must be greater than 0", code: "out_of_range")
+        }
+        timeoutSeconds = try reader.optionalInt("timeout_seconds")
+        if let timeoutSeconds, timeoutSeconds <= 0 || timeoutSeconds > Int64(Int32.max) {
+            throw Problem.invalid("timeout_seconds", "must be greater than 0", code: "out_of_range")
+        }
+        priority = try reader.optionalInt("priority") ?? 0
+        guard Self.priorities.contains(priority) else {
+            throw Problem.invalid("priority", "must be between -1000 and 1000, found \(priority)", code: "out_of_range")
+        }
+        name = try reader.optionalString("name")
+    }
+
+    /// Whether `name` matches `[A-Za-z_][A-Za-z0-9_]*`.
+    static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.utf8.first else { return false }
+        func letter(_ byte: UInt8) -> Bool {
+            (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 95
+        }
+        return letter(first) && name.utf8.dropFirst().allSatisfy { letter($0) || ($0 >= 48 && $0 <= 57) }
+    }
+
+    /// The Store's submission.
+    func newExecution(id: UUID?, owner: String, targetHost: String?) -> NewExecution {
+        NewExecution(
+            id: id, name: name, owner: owner, image: image, command: command, args: args, env: env,
+            workingDir: workingDir, targetHost: targetHost, labels: labels, cpus: cpus,
+            memoryBytes: memoryMB.map { $0 * Wire.bytesPerMiB }, timeoutSeconds: timeoutSeconds.map { Int($0) },
+            priority: Int(priority))
+    }
+}
+
+extension String {
+    fileprivate var trimmingWhitespace: Substring {
+        var text = self[...]
+        while let first = text.first, first.isWhitespace { text.removeFirst() }
+        while let last = text.last, last.isWhitespace { text.removeLast() }
+        return text
+    }
+}
+
+/// Whether a stored execution is what `new` would create: the check that an idempotency key
+/// is not reused for a different submission.
+func matches(_ execution: Execution, _ new: NewExecution) -> Bool {
+    execution.image == new.image && execution.command == new.command && execution.args == new.args
+        && execution.env == new.env && execution.workingDir == new.workingDir && execution.targetHost == new.targetHost
+        && execution.labels == new.labels && execution.cpus == new.cpus && execution.memoryBytes == new.memoryBytes
+        && execution.timeoutSeconds == new.timeoutSeconds && execution.priority == new.priority
+        && execution.name == new.name && execution.owner == new.owner
+}

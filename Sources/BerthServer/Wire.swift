@@ -1,0 +1,85 @@
+import BerthCore
+import BerthPluginKit
+import Foundation
+
+/// How domain values look on the wire: snake_case JSON, RFC 3339 times in UTC.
+enum Wire {
+    /// RFC 3339 in UTC, at the database's microsecond precision.
+    static func time(_ date: Date) -> JSONValue {
+        .string(timestamp(date).rfc3339)
+    }
+
+    /// The nanosecond ``Timestamp`` of a `Date`, rounded to microseconds (what PostgreSQL keeps).
+    static func timestamp(_ date: Date) -> Timestamp {
+        Timestamp(nanosecondsSinceEpoch: Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) * 1000)
+    }
+
+    /// The `Date` of a ``Timestamp``.
+    static func date(_ timestamp: Timestamp) -> Date {
+        Date(timeIntervalSince1970: Double(timestamp.nanosecondsSinceEpoch) / 1e9)
+    }
+
+    static func optional<T>(_ value: T?, _ transform: (T) -> JSONValue) -> JSONValue {
+        value.map(transform) ?? .null
+    }
+
+    /// Ids are lowercase UUIDs.
+    static func id(_ id: UUID) -> String { id.uuidString.lowercased() }
+
+    static let bytesPerMiB: Int64 = 1 << 20
+
+    /// An execution as the API shows it.
+    static func execution(_ execution: Execution) -> JSONValue {
+        let object: [String: JSONValue] = [
+            "id": .string(id(execution.id)),
+            "name": optional(execution.name) { .string($0) },
+            "owner": .string(execution.owner),
+            "image": .string(execution.image),
+            "command": optional(execution.command) { JSONValue($0) },
+            "args": JSONValue(execution.args),
+            "env": JSONValue(execution.env),
+            "working_dir": optional(execution.workingDir) { .string($0) },
+            "target_host": optional(execution.targetHost) { .string($0) },
+            "host": optional(execution.host) { .string($0) },
+            "state": .string(execution.state.rawValue),
+            "state_reason": optional(execution.stateReason) { .string($0) },
+            "exit_code": optional(execution.exitCode) { .number(Double($0)) },
+            "error": optional(execution.error) { ["code": .string($0.code), "message": .string($0.message)] },
+            "attempts": .number(Double(execution.attempts)),
+            "priority": .number(Double(execution.priority)),
+            "labels": JSONValue(execution.labels),
+            "cpus": optional(execution.cpus) { .number($0) },
+            "memory_mb": optional(execution.memoryBytes) { .number(Double(($0 + bytesPerMiB - 1) / bytesPerMiB)) },
+            "timeout_seconds": optional(execution.timeoutSeconds) { .number(Double($0)) },
+            "created_at": time(execution.createdAt),
+            "updated_at": time(execution.updatedAt),
+            "started_at": optional(execution.startedAt, time),
+            "finished_at": optional(execution.finishedAt, time),
+        ]
+        return .object(object)
+    }
+
+    /// A state change.
+    static func event(_ event: ExecutionEvent) -> JSONValue {
+        [
+            "seq": .number(Double(event.seq)),
+            "execution_id": .string(id(event.executionID)),
+            "from_state": optional(event.fromState) { .string($0.rawValue) },
+            "to_state": .string(event.toState.rawValue),
+            "reason": .string(event.reason),
+            "attempt": optional(event.attempt) { .number(Double($0)) },
+            "at": time(event.at),
+        ]
+    }
+
+    /// One log chunk as an NDJSON line's object.
+    static func logChunk(_ chunk: StoredLogChunk) -> JSONValue {
+        [
+            "stream": .string(chunk.stream.rawValue),
+            "data": .string(String(decoding: chunk.bytes, as: UTF8.self)),
+            "timestamp": time(chunk.timestamp),
+            "seq": .number(Double(chunk.seq)),
+            "attempt": .number(Double(chunk.attempt)),
+        ]
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import BerthConfiguration
+import BerthPostgres
+import Logging
+
+/// `berth db`: database tools.
+struct DB: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db", abstract: "Work with the server's database.", subcommands: [Migrate.self])
+
+    /// `berth db migrate`.
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Apply pending schema migrations to the configured database.",
+            discussion: "Uses database.url, or the embedded cluster under data_dir when there is none (starting and stopping it).")
+
+        @Option(name: .long, help: ArgumentHelp("The configuration file (default: $BERTH_CONFIG, else built-in defaults).", valueName: "file"))
+        var config: String?
+
+        func run() async throws {
+            let settings = try ServerSetup.loadConfig(config)
+            ServerSetup.bootstrapLogging(level: settings.logLevel)
+            let logger = Logger(label: "berth.db")
+            let opened: OpenedStore
+            do {
+                opened = try await OpenedStore.open(settings, logger: logger)
+            } catch {
+                Terminal.error("cannot open the database: \(error)")
+                throw ExitCodes.failure
+            }
+            do {
+                try await opened.store.migrate()
+            } catch {
+                await opened.close(logger: logger)
+                Terminal.error("migration failed on \(opened.description): \(error)")
+                throw ExitCodes.failure
+            }
+            await opened.close(logger: logger)
+            Terminal.line("migrated \(opened.description)")
+        }
+    }
+}

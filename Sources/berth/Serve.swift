@@ -1,0 +1,97 @@
+import ArgumentParser
+import BerthClient
+import BerthConfiguration
+import BerthCore
+import BerthServer
+import BerthPostgres
+import Hummingbird
+import Logging
+
+/// `berth serve`: the server.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the Berth server: REST API, scheduler and plugins.",
+        discussion: """
+            Reads the configuration (--config, else $BERTH_CONFIG, else built-in defaults: one host \
+            'local' on the local Docker engine), opens the database (starting the embedded cluster \
+            under data_dir when database.url is not set) and applies migrations, loads the plugins \
+            and opens the hosts, then serves. SIGTERM or SIGINT stops it in order (server, \
+            scheduler, supervisor, plugins, database) and it exits 0.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("The configuration file (default: $BERTH_CONFIG, else built-in defaults).", valueName: "file"))
+    var config: String?
+
+    func run() async throws {
+        let settings = try ServerSetup.loadConfig(config)
+        ServerSetup.bootstrapLogging(level: settings.logLevel)
+        let logger = Logger(label: "berth")
+        logger.info("starting", metadata: [
+            "server_id": "\(settings.serverID)", "config": "\(settings.file ?? "(defaults)")",
+            "hosts": "\(settings.hosts.map(\.name).joined(separator: ","))",
+        ])
+
+        let opened: OpenedStore
+        do {
+            opened = try await OpenedStore.open(settings, logger: Logger(label: "berth.store"))
+        } catch {
+            Terminal.error("cannot open the database: \(error)")
+            throw ExitCodes.failure
+        }
+        do {
+            try await opened.store.migrate()
+        } catch {
+            await opened.close(logger: logger)
+            Terminal.error("cannot migrate \(opened.description): \(error)")
+            throw ExitCodes.failure
+        }
+        logger.info("database ready", metadata: ["database": "\(opened.description)"])
+
+        let plugins = PluginHost(configuration: settings.pluginHostConfiguration(), logger: Logger(label: "berth.plugins"))
+        await plugins.start()
+        let supervisor = ExecutionSupervisor(store: opened.store, plugins: plugins, logger: Logger(label: "berth.supervisor"))
+        let scheduler = Scheduler(
+            store: opened.store, plugins: plugins, supervisor: supervisor,
+            configuration: SchedulerConfiguration(defaultHost: settings.defaultHost, maxConcurrent: settings.maxConcurrentByHost),
+            logger: Logger(label: "berth.scheduler"))
+        // The scheduler starts the supervisor when it runs.
+        let scheduling = Task { await scheduler.run() }
+
+        let application = await buildApplication(
+            configuration: ServerConfiguration(
+                host: settings.listen.host, port: settings.listen.port, maxBodyBytes: settings.maxBodyBytes,
+                defaultHost: settings.defaultHost),
+            context: ServerContext(store: opened.store, plugins: plugins, control: scheduler),
+            logger: Logger(label: "berth.server"))
+        let url = settings.listenURL
+        let announcement = Task {
+            let client = BerthClient(baseURL: url)
+            while !Task.isCancelled {
+                if await client.isReady() {
+                    Terminal.line("Berth is serving on \(url)")
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+
+        var failed = false
+        do {
+            // Returns after SIGTERM or SIGINT, once the HTTP server has shut down.
+            try await application.runService()
+        } catch {
+            logger.error("server failed", metadata: ["error": "\(error)"])
+            Terminal.error("the server failed: \(error)")
+            failed = true
+        }
+        announcement.cancel()
+        logger.info("shutting down")
+        await scheduler.shutdown()
+        await scheduling.value
+        await supervisor.shutdown()
+        await plugins.shutdown()
+        await opened.close(logger: logger)
+        logger.info("stopped")
+        if failed { throw ExitCodes.failure }
+    }
+}

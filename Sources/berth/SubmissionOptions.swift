@@ -1,0 +1,85 @@
+import ArgumentParser
+import BerthPluginKit
+
+/// What `berth run` and `berth submit` send: the image, its command and the limits.
+struct SubmissionOptions: ParsableArguments {
+    @Option(name: .long, help: "The target host (default: the server's default_host).")
+    var host: String?
+
+    @Option(name: [.short, .long], help: ArgumentHelp("An environment variable for the container (repeatable).", valueName: "K=V"))
+    var env: [String] = []
+
+    @Option(name: .long, help: "A name for the execution (not unique).")
+    var name: String?
+
+    @Option(name: .long, help: ArgumentHelp("A label (repeatable).", valueName: "K=V"))
+    var label: [String] = []
+
+    @Option(name: .long, help: "CPU limit in cores (such as 0.5).")
+    var cpus: Double?
+
+    @Option(name: .customLong("memory-mb"), help: "Memory limit in MiB.")
+    var memoryMB: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Wall-clock limit in seconds.", valueName: "seconds"))
+    var timeout: Int?
+
+    @Option(name: .long, help: "Priority from -1000 to 1000; higher runs first.")
+    var priority: Int?
+
+    @Option(name: .long, help: "Replace the image's entry point with this program.")
+    var entrypoint: String?
+
+    @Option(name: [.short, .customLong("workdir")], help: "The working directory inside the container.")
+    var workdir: String?
+
+    @Option(name: .customLong("idempotency-key"), help: "Submitting again with the same key returns the first execution.")
+    var idempotencyKey: String?
+
+    @Argument(help: "The image to run.")
+    var image: String
+
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (replacing the image's default command).")
+    var command: [String] = []
+
+    func validate() throws {
+        guard !image.isEmpty else { throw ValidationError("the image must not be empty") }
+        _ = try Self.pairs(env, option: "--env")
+        _ = try Self.pairs(label, option: "--label")
+        if let cpus, !(cpus > 0) { throw ValidationError("--cpus must be greater than 0") }
+        if let memoryMB, memoryMB <= 0 { throw ValidationError("--memory-mb must be greater than 0") }
+        if let timeout, timeout <= 0 { throw ValidationError("--timeout must be greater than 0") }
+        if let priority, !(-1000...1000).contains(priority) { throw ValidationError("--priority must be between -1000 and 1000") }
+    }
+
+    /// `K=V` strings as a map; a later duplicate wins.
+    static func pairs(_ items: [String], option: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for item in items {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw ValidationError("\(option) expects KEY=VALUE, found '\(item)'")
+            }
+            result[String(item[..<equals])] = String(item[item.index(after: equals)...])
+        }
+        return result
+    }
+
+    /// The submission body the API takes.
+    func body() throws -> JSONValue {
+        var body: [String: JSONValue] = ["image": .string(image)]
+        if !command.isEmpty { body["args"] = JSONValue(command) }
+        if let entrypoint { body["command"] = JSONValue([entrypoint]) }
+        let env = try Self.pairs(env, option: "--env")
+        if !env.isEmpty { body["env"] = JSONValue(env) }
+        let labels = try Self.pairs(label, option: "--label")
+        if !labels.isEmpty { body["labels"] = JSONValue(labels) }
+        if let host { body["target_host"] = .string(host) }
+        if let name { body["name"] = .string(name) }
+        if let cpus { body["cpus"] = .number(cpus) }
+        if let memoryMB { body["memory_mb"] = .number(Double(memoryMB)) }
+        if let timeout { body["timeout_seconds"] = .number(Double(timeout)) }
+        if let priority { body["priority"] = .number(Double(priority)) }
+        if let workdir { body["working_dir"] = .string(workdir) }
+        return .object(body)
+    }
+}

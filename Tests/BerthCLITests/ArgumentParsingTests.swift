@@ -1,0 +1,67 @@
+// Parsing tests against the command types themselves (`Berth.parseAsRoot`); the `berth`
+// executable target is a dependency of this test target for that.
+@testable import berth
+import ArgumentParser
+import BerthClient
+import BerthPluginKit
+import Testing
+
+@Suite("berth argument parsing")
+struct ArgumentParsingTests {
+    @Test func runTakesEverythingAfterTheImageAsTheCommand() throws {
+        let command = try Berth.parseAsRoot([
+            "run", "--host", "gpu", "-e", "A=1", "--env", "B=x=y", "--name", "n", "--label", "team=ml",
+            "--cpus", "0.5", "--memory-mb", "256", "--timeout", "60", "--priority", "7", "--detach",
+            "busybox:1", "sh", "-c", "echo hi; exit 3", "--url", "literal",
+        ])
+        let run = try #require(command as? Run)
+        #expect(run.detach)
+        #expect(run.submission.image == "busybox:1")
+        #expect(run.submission.command == ["sh", "-c", "echo hi; exit 3", "--url", "literal"])
+        #expect(run.client.url == nil)
+        #expect(try run.submission.body() == [
+            "image": "busybox:1", "args": ["sh", "-c", "echo hi; exit 3", "--url", "literal"],
+            "env": ["A": "1", "B": "x=y"], "labels": ["team": "ml"], "target_host": "gpu", "name": "n",
+            "cpus": 0.5, "memory_mb": 256, "timeout_seconds": 60, "priority": 7,
+        ])
+    }
+
+    @Test func sharedOptions() throws {
+        let ps = try #require(try Berth.parseAsRoot(["ps", "--url", "http://b:1", "--json", "--state", "failed", "--state", "lost", "-n", "5"]) as? Ps)
+        #expect(ps.client.baseURL == "http://b:1")
+        #expect(ps.client.json)
+        #expect(ps.states == ["failed", "lost"])
+        #expect(ps.limit == 5)
+        let active = try #require(try Berth.parseAsRoot(["ps"]) as? Ps)
+        #expect(active.states == Ps.activeStates)
+        let all = try #require(try Berth.parseAsRoot(["ps", "--all"]) as? Ps)
+        #expect(all.states.isEmpty)
+    }
+
+    @Test func validationErrors() {
+        #expect(throws: (any Error).self) { try Berth.parseAsRoot(["ps", "--state", "bogus"]) }
+        #expect(throws: (any Error).self) { try Berth.parseAsRoot(["run", "--env", "X", "busybox"]) }
+        #expect(throws: (any Error).self) { try Berth.parseAsRoot(["submit", "--memory-mb", "0", "busybox"]) }
+        #expect(throws: (any Error).self) { try Berth.parseAsRoot(["logs", "--stream", "stdin", "abc"]) }
+    }
+
+    @Test func logsAndConfig() throws {
+        let logs = try #require(try Berth.parseAsRoot(["logs", "-f", "--stream", "stderr", "abcd"]) as? Logs)
+        #expect(logs.follow && logs.stream == .stderr && logs.id == "abcd")
+        let check = try #require(try Berth.parseAsRoot(["config", "check", "f.yaml"]) as? ConfigCommand.Check)
+        #expect(check.file == "f.yaml")
+        let serve = try #require(try Berth.parseAsRoot(["serve", "--config", "b.yaml"]) as? Serve)
+        #expect(serve.config == "b.yaml")
+    }
+
+    @Test func runExitCodes() throws {
+        func view(_ json: JSONValue) throws -> ExecutionView { try ExecutionView(json) }
+        #expect(Run.exitCode(for: try view(["id": "a", "state": "succeeded", "exit_code": 0])) == 0)
+        #expect(Run.exitCode(for: try view(["id": "a", "state": "failed", "exit_code": 3])) == 3)
+        #expect(Run.exitCode(for: try view(["id": "a", "state": "failed", "exit_code": 256])) == 1)
+        #expect(Run.exitCode(for: try view(["id": "a", "state": "failed", "error": ["code": "image_not_found", "message": "m"]])) == 125)
+        #expect(Run.exitCode(for: try view(["id": "a", "state": "timed_out"])) == 124)
+        #expect(Run.exitCode(for: try view(["id": "a", "state": "cancelled"])) == 130)
+        #expect(Run.exitCode(for: try view(["id": "a", "state": "lost"])) == 125)
+    }
+}

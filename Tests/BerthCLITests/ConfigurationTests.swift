@@ -1,0 +1,213 @@
+import BerthConfiguration
+import BerthCore
+import BerthPluginKit
+import Foundation
+import Testing
+
+@Suite("BerthConfig")
+struct ConfigurationTests {
+    static let full = """
+        listen:
+          host: 0.0.0.0
+          port: 9090
+        database:
+          url: postgresql://berth@db/berth
+        data_dir: /srv/berth
+        plugin_dirs: [/opt/berth/plugins, /usr/lib/berth]
+        server_id: berth-a
+        default_host: local
+        log_level: debug
+        limits:
+          max_body_bytes: 65536
+        hosts:
+          - name: local
+            plugin: docker
+            max_concurrent: 4
+            labels: {gpu: "false", zone: a}
+            settings:
+              socket_path: /var/run/docker.sock
+              registry_auth:
+                127.0.0.1:5000: {username: berth, password: secret}
+          - name: sim
+            plugin: simulated
+            settings: {max_concurrent: 50}
+        """
+
+    @Test func readsEveryKey() throws {
+        let config = try BerthConfig.parse(yaml: Self.full, file: "berth.yaml")
+        #expect(config.listen == BerthConfig.Listen(host: "0.0.0.0", port: 9090))
+        #expect(config.databaseURL == "postgresql://berth@db/berth")
+        #expect(config.dataDirectory == "/srv/berth")
+        #expect(config.pluginDirectories == ["/opt/berth/plugins", "/usr/lib/berth"])
+        #expect(config.serverID == "berth-a")
+        #expect(config.defaultHost == "local")
+        #expect(config.logLevel == "debug")
+        #expect(config.maxBodyBytes == 65536)
+        #expect(config.hosts.map(\.name) == ["local", "sim"])
+        #expect(config.hosts[0].maxConcurrent == 4)
+        #expect(config.hosts[0].labels == ["gpu": "false", "zone": "a"])
+        #expect(config.hosts[0].settings["registry_auth"]?["127.0.0.1:5000"]?["password"] == "secret")
+        #expect(config.hosts[1].settings == ["max_concurrent": 50])
+        #expect(config.maxConcurrentByHost == ["local": 4])
+        #expect(config.listenURL == "http://127.0.0.1:9090")
+
+        let plugins = config.pluginHostConfiguration()
+        #expect(plugins.serverID == "berth-a")
+        #expect(plugins.pluginFolders == ["/opt/berth/plugins", "/usr/lib/berth"])
+        #expect(plugins.hosts == [
+            TargetHostConfiguration(name: "local", plugin: "docker", settings: config.hosts[0].settings),
+            TargetHostConfiguration(name: "sim", plugin: "simulated", settings: ["max_concurrent": 50]),
+        ])
+    }
+
+    @Test func minimalFileTakesDefaults() throws {
+        let config = try BerthConfig.parse(yaml: "hosts: []\n", environment: ["HOME": "/home/ann"])
+        #expect(config.listen == BerthConfig.Listen(host: "127.0.0.1", port: 8080))
+        #expect(config.databaseURL == nil)
+        #expect(config.pluginDirectories.isEmpty)
+        #expect(config.defaultHost == nil)
+        #expect(config.logLevel == "info")
+        #expect(config.maxBodyBytes == BerthConfig.defaultMaxBodyBytes)
+        #expect(!config.serverID.isEmpty)
+        #expect(config.hosts.isEmpty)
+        #expect(config.effectivePluginDirectories == [PluginHost.executableFolder])
+    }
+
+    @Test func emptyDocumentIsAllDefaults() throws {
+        let config = try BerthConfig.parse(yaml: "# nothing\n")
+        #expect(config.hosts.isEmpty)
+        #expect(config.listen.port == 8080)
+    }
+
+    @Test func nullDatabaseURLMeansEmbedded() throws {
+        let config = try BerthConfig.parse(yaml: "database: {url: null}\n")
+        #expect(config.databaseURL == nil)
+    }
+
+    @Test func noFileGivesTheLocalDockerHost() throws {
+        let config = try BerthConfig.load(file: nil, environment: ["HOME": "/home/ann"])
+        #expect(config.file == nil)
+        #expect(config.defaultHost == "local")
+        #expect(config.hosts == [BerthConfig.Host(name: "local", plugin: "docker", settings: ["socket_path": "/var/run/docker.sock"])])
+    }
+
+    @Test func defaultDataDirectory() {
+        #expect(BerthConfig.defaultDataDirectory(environment: ["HOME": "/home/ann"], isRoot: false) == "/home/ann/.local/share/berth")
+        #expect(BerthConfig.defaultDataDirectory(environment: ["HOME": "/home/ann", "XDG_DATA_HOME": "/data"], isRoot: false) == "/data/berth")
+        #expect(BerthConfig.defaultDataDirectory(environment: ["HOME": "/root"], isRoot: true) == "/var/lib/berth")
+    }
+
+    @Test func environmentWinsOverTheFile() throws {
+        let config = try BerthConfig.parse(yaml: Self.full, environment: [
+            "BERTH_LISTEN_HOST": "127.0.0.2",
+            "BERTH_LISTEN_PORT": "7000",
+            "BERTH_DATABASE_URL": "postgresql:///other",
+            "BERTH_DATA_DIR": "/tmp/berth",
+            "BERTH_PLUGIN_DIRS": "/a:/b",
+            "BERTH_SERVER_ID": "env-id",
+            "BERTH_DEFAULT_HOST": "sim",
+            "BERTH_LOG_LEVEL": "warning",
+            "BERTH_MAX_BODY_BYTES": "4096",
+        ])
+        #expect(config.listen == BerthConfig.Listen(host: "127.0.0.2", port: 7000))
+        #expect(config.databaseURL == "postgresql:///other")
+        #expect(config.dataDirectory == "/tmp/berth")
+        #expect(config.pluginDirectories == ["/a", "/b"])
+        #expect(config.serverID == "env-id")
+        #expect(config.defaultHost == "sim")
+        #expect(config.logLevel == "warning")
+        #expect(config.maxBodyBytes == 4096)
+    }
+
+    @Test func emptyVariablesAreIgnored() throws {
+        let config = try BerthConfig.parse(yaml: Self.full, environment: ["BERTH_LISTEN_PORT": "", "BERTH_SERVER_ID": ""])
+        #expect(config.listen.port == 9090)
+        #expect(config.serverID == "berth-a")
+    }
+
+    @Test(arguments: [
+        ("BERTH_LISTEN_PORT", "http", "BERTH_LISTEN_PORT: expected a port number from 1 to 65535, found 'http'"),
+        ("BERTH_LISTEN_PORT", "70000", "BERTH_LISTEN_PORT: expected a port number from 1 to 65535, found '70000'"),
+        ("BERTH_LOG_LEVEL", "loud", "BERTH_LOG_LEVEL: unknown level 'loud' (one of trace, debug, info, notice, warning, error, critical)"),
+        ("BERTH_DEFAULT_HOST", "nowhere", "berth.yaml: default_host: 'nowhere' is not a configured host (hosts: local, sim)"),
+    ])
+    func badVariables(variable: String, value: String, message: String) {
+        #expect(throws: ConfigurationError.self) {
+            try BerthConfig.parse(yaml: Self.full, file: "berth.yaml", environment: [variable: value])
+        }
+        do {
+            _ = try BerthConfig.parse(yaml: Self.full, file: "berth.yaml", environment: [variable: value])
+        } catch {
+            #expect(error.description == message)
+        }
+    }
+
+    @Test(arguments: [
+        ("listen: {port: 8080, hots: x}", "f.yaml: listen.hots: unknown key (expected one of host, port)"),
+        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, limits, listen, log_level, plugin_dirs, server_id)"),
+        ("listen: {port: http}", "f.yaml: listen.port: expected an integer, found string"),
+        ("listen: {port: 0}", "f.yaml: listen.port: expected a port number from 1 to 65535, found 0"),
+        ("database: {url: 5}", "f.yaml: database.url: expected a string, found number"),
+        ("plugin_dirs: /opt", "f.yaml: plugin_dirs: expected an array of strings, found string"),
+        ("plugin_dirs: [/opt, 3]", "f.yaml: plugin_dirs[1]: expected a string, found number"),
+        ("log_level: loud", "f.yaml: log_level: unknown level 'loud' (one of trace, debug, info, notice, warning, error, critical)"),
+        ("limits: {max_body_bytes: 10}", "f.yaml: limits.max_body_bytes: must be at least 1024, found 10"),
+        ("hosts: {name: a}", "f.yaml: hosts: expected an array of hosts, found object"),
+        ("hosts: [{name: a, plugin: docker}, {name: b}]", "f.yaml: hosts[1].plugin: is required"),
+        ("hosts: [{plugin: docker}]", "f.yaml: hosts[0].name: is required"),
+        ("hosts: [{name: a, plugin: docker, setings: {}}]", "f.yaml: hosts[0].setings: unknown key (expected one of labels, max_concurrent, name, plugin, settings)"),
+        ("hosts: [{name: a, plugin: docker, settings: [1]}]", "f.yaml: hosts[0].settings: expected an object, found array"),
+        ("hosts: [{name: a, plugin: docker, max_concurrent: 0}]", "f.yaml: hosts[0].max_concurrent: must be at least 1, found 0"),
+        ("hosts: [{name: a, plugin: docker, labels: {gpu: 1}}]", "f.yaml: hosts[0].labels.gpu: expected a string, found number"),
+        ("hosts: [{name: a, plugin: docker}, {name: a, plugin: simulated}]", "f.yaml: hosts[1].name: 'a' is already the name of hosts[0]"),
+        ("default_host: b\nhosts: [{name: a, plugin: docker}]", "f.yaml: default_host: 'b' is not a configured host (hosts: a)"),
+        ("- just\n- a list", "f.yaml: expected an object, found array"),
+    ])
+    func fileErrorsNameTheKey(yaml: String, message: String) {
+        do {
+            _ = try BerthConfig.parse(yaml: yaml, file: "f.yaml")
+            Issue.record("parsed: \(yaml)")
+        } catch {
+            #expect(error.description == message)
+        }
+    }
+
+    @Test func invalidYAMLNamesTheFile() {
+        do {
+            _ = try BerthConfig.parse(yaml: "listen: [\n", file: "f.yaml")
+            Issue.record("parsed")
+        } catch {
+            #expect(error.description.hasPrefix("f.yaml: not valid YAML"))
+        }
+    }
+
+    @Test func missingFile() {
+        do {
+            _ = try BerthConfig.load(file: "/nonexistent/berth.yaml", environment: [:])
+            Issue.record("loaded")
+        } catch {
+            #expect(error.description.hasPrefix("/nonexistent/berth.yaml: cannot read the file"))
+        }
+    }
+
+    @Test func yamlScalarsBecomeJSON() throws {
+        let value = try JSONValue(yaml: """
+            a: ~
+            b: yes
+            c: 1.5
+            d: "8080"
+            e: &x {k: v}
+            f: *x
+            g: [1, two]
+            """)
+        #expect(value == [
+            "a": nil, "b": true, "c": 1.5, "d": "8080", "e": ["k": "v"], "f": ["k": "v"], "g": [1, "two"],
+        ])
+    }
+
+    @Test func exampleFileIsValid() throws {
+        let path = #filePath.replacingOccurrences(of: "Tests/BerthCLITests/ConfigurationTests.swift", with: "config/berth.example.yaml")
+        let config = try BerthConfig.load(file: path, environment: ["HOME": "/home/ann"])
+        #expect(!config.hosts.isEmpty)
+    }
+}

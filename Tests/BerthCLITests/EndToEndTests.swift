@@ -1,0 +1,117 @@
+import BerthClient
+import BerthTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `berth serve` with an embedded PostgreSQL and the test Docker engine, driven by `berth run`
+/// as a user would: separate processes, real sockets.
+@Suite(
+    "berth serve and berth run",
+    .serialized,
+    .enabled(if: ProcessInfo.processInfo.environment["BERTH_TEST_DOCKER_SOCKET"] != nil, "needs the test services (scripts/test-services.sh up)"))
+struct EndToEndTests {
+    @Test func runExitsWithTheContainersCodeAndServerStopsCleanly() async throws {
+        let socket = try TestEnvironment.dockerSocket()
+        let folder = try temporaryFolder("berth-e2e")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let port = try freePort()
+        let configFile = folder.appendingPathComponent("berth.yaml")
+        try """
+            listen: {host: 127.0.0.1, port: \(port)}
+            database: {url: null}
+            data_dir: \(folder.path)/data
+            server_id: berth-e2e-\(port)
+            default_host: local
+            log_level: info
+            hosts:
+              - name: local
+                plugin: docker
+                settings: {socket_path: \(socket), pull_policy: if_not_present}
+            """.write(to: configFile, atomically: true, encoding: .utf8)
+
+        let server = try Subprocess(Subprocess.berth, ["serve", "--config", configFile.path])
+        var stopped = false
+        defer {
+            if !stopped {
+                server.signal(SIGKILL)
+                // Leave no cluster behind when the test failed half-way.
+                let pgctl = ["/usr/lib/postgresql"].flatMap { (try? FileManager.default.contentsOfDirectory(atPath: $0))?.map { "/usr/lib/postgresql/\($0)/bin/pg_ctl" } ?? [] }.first
+                if let pgctl {
+                    _ = try? Subprocess("/usr/sbin/runuser", ["-u", "postgres", "--", pgctl, "-D", "\(folder.path)/data/postgres/data", "-m", "immediate", "stop"])
+                }
+            }
+        }
+        let url = "http://127.0.0.1:\(port)"
+        let client = BerthClient(baseURL: url)
+        var ready = false
+        for _ in 0..<600 {
+            if await client.isReady() { ready = true; break }
+            if !server.process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try #require(ready, "server not ready; stderr:\n\(server.stderr)")
+
+        let run = try await Subprocess.berth(
+            ["run", TestEnvironment.localImage, "sh", "-c", "echo hello; echo oops >&2; exit 3"],
+            environment: ["BERTH_URL": url], timeout: 120)
+        #expect(run.stdout == "hello\n", "stderr: \(run.stderr)")
+        #expect(run.stderr == "oops\n")
+        #expect(run.status == 3)
+
+        let ok = try await Subprocess.berth(["run", "--name", "e2e-ok", TestEnvironment.localImage, "true"], environment: ["BERTH_URL": url], timeout: 120)
+        #expect(ok.status == 0, "\(ok.stderr)")
+
+        let ps = try await Subprocess.berth(["ps", "--all"], environment: ["BERTH_URL": url])
+        #expect(ps.status == 0)
+        let rows = ps.stdout.split(separator: "\n").map(String.init)
+        #expect(rows.first?.hasPrefix("ID ") == true)
+        #expect(rows.contains { $0.contains("e2e-ok") && $0.contains("succeeded") })
+        #expect(rows.contains { $0.contains("failed (3)") })
+
+        let hosts = try await Subprocess.berth(["hosts", "--json"], environment: ["BERTH_URL": url])
+        #expect(hosts.status == 0)
+        #expect(hosts.stdout.contains("\"local\""))
+
+        let detached = try await Subprocess.berth(
+            ["run", "--detach", TestEnvironment.localImage, "sh", "-c", "echo a; sleep 1; echo b >&2; echo c"],
+            environment: ["BERTH_URL": url])
+        #expect(detached.status == 0)
+        let id = detached.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(id.count == 36)
+        let logs = try await Subprocess.berth(["logs", "-f", String(id.prefix(8))], environment: ["BERTH_URL": url], timeout: 120)
+        #expect(logs.status == 0, "\(logs.stderr)")
+        #expect(logs.stdout == "a\nc\n")
+        #expect(logs.stderr == "b\n")
+        let show = try await Subprocess.berth(["show", id], environment: ["BERTH_URL": url])
+        #expect(show.stdout.contains("state        succeeded"), "\(show.stdout)")
+        let events = try await Subprocess.berth(["events", id], environment: ["BERTH_URL": url])
+        #expect(events.status == 0)
+        #expect(events.stdout.contains("running → succeeded"), "\(events.stdout)")
+
+        // Ctrl-C on `berth run` cancels the execution, and berth exits 130 once it is cancelled.
+        let sleeper = try Subprocess(Subprocess.berth, ["run", TestEnvironment.localImage, "sh", "-c", "echo started; sleep 60"], environment: ["BERTH_URL": url])
+        for _ in 0..<600 where !sleeper.stdout.contains("started") {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(sleeper.stdout == "started\n")
+        sleeper.signal(SIGINT)
+        let cancelled = try await sleeper.wait(timeout: 60)
+        #expect(cancelled.status == 130, "\(cancelled.stderr)")
+        #expect(cancelled.stderr.contains("cancelling"))
+
+        let missing = try await Subprocess.berth(["show", "00000000-0000-4000-8000-000000000000"], environment: ["BERTH_URL": url])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.hasPrefix("berth: no execution has id"))
+        #expect(missing.stderr.contains("(execution_not_found)"))
+
+        server.signal(SIGTERM)
+        let end = try await server.wait(timeout: 90)
+        stopped = true
+        #expect(end.status == 0, "stderr:\n\(end.stderr)")
+        #expect(end.stdout.contains("Berth is serving on \(url)"))
+    }
+}

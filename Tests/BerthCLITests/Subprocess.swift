@@ -1,0 +1,120 @@
+import BerthTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A finished process: its status and what it wrote.
+struct ProcessOutput: Sendable {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// A child process whose stdout and stderr go to files, not pipes: a grandchild that inherits
+/// a pipe (the embedded PostgreSQL does) would keep it open and stall whoever reads it to EOF.
+final class Subprocess: Sendable {
+    let process: Process
+    let stdoutFile: URL
+    let stderrFile: URL
+    private let statuses: AsyncStream<Int32>
+
+    /// The `berth` binary built next to the test bundle.
+    static var berth: String { TestEnvironment.pluginFolder + "/berth" }
+
+    /// Starts `executable` with `arguments`; `environment` is added to this process's.
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("berth-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        stdoutFile = folder.appendingPathComponent("stdout")
+        stderrFile = folder.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
+        process.standardError = try FileHandle(forWritingTo: stderrFile)
+        let (statuses, continuation) = AsyncStream<Int32>.makeStream()
+        process.terminationHandler = { process in
+            continuation.yield(process.terminationStatus)
+            continuation.finish()
+        }
+        self.statuses = statuses
+        self.process = process
+        try process.run()
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: stdoutFile.deletingLastPathComponent())
+    }
+
+    /// Runs `berth` with `arguments` to the end (killing it after `timeout` seconds).
+    static func berth(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 60) async throws -> ProcessOutput {
+        let child = try Subprocess(berth, arguments, environment: environment)
+        return try await child.wait(timeout: timeout)
+    }
+
+    /// What was written to stdout so far.
+    var stdout: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
+    /// What was written to stderr so far.
+    var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` to the process.
+    func signal(_ number: Int32) {
+        kill(process.processIdentifier, number)
+    }
+
+    /// Waits for the process to end; after `timeout` seconds it is killed and this throws.
+    func wait(timeout: Double) async throws -> ProcessOutput {
+        let pid = process.processIdentifier
+        let killer = Task { () -> Bool in
+            do { try await Task.sleep(for: .seconds(timeout)) } catch { return false }
+            kill(pid, SIGKILL)
+            return true
+        }
+        var status: Int32 = -1
+        for await value in statuses { status = value }
+        killer.cancel()
+        if await killer.value {
+            let command = ([process.executableURL?.path ?? ""] + (process.arguments ?? [])).joined(separator: " ")
+            throw TimeoutError(description: "\(command) did not end within \(timeout) s; stderr: \(stderr)")
+        }
+        return ProcessOutput(status: status, stdout: stdout, stderr: stderr)
+    }
+
+    struct TimeoutError: Error, CustomStringConvertible {
+        var description: String
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EIO) }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> Int32 in
+            guard bind(fd, raw, length) == 0 else { return -1 }
+            return getsockname(fd, raw, &length)
+        }
+    }
+    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A fresh temporary folder, readable by others (the embedded cluster runs as `postgres`).
+func temporaryFolder(_ prefix: String) throws -> URL {
+    let folder = URL(fileURLWithPath: "/tmp").appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8).lowercased())")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+    return folder
+}

@@ -1,0 +1,112 @@
+import BerthCore
+import BerthPluginKit
+import BerthPostgres
+import HTTPTypes
+import BerthTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Synchronization
+import Testing
+
+extension ServerTests {
+    static let ndjson: HTTPFields = [.accept: "application/x-ndjson"]
+
+    @Test func logsPlainAndNDJSONWithFilters() async throws {
+        try await ServerHarness.run { h in
+            let id = try h.id(of: try await h.submit(["image": "x"]))
+            let path = "/v1/executions/\(id.uuidString.lowercased())/logs"
+            let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+            try await h.store.appendLogs([
+                NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("one\n".utf8), timestamp: t0),
+                NewLogChunk(executionID: id, attempt: 1, stream: .stderr, bytes: Array("oops\n".utf8), timestamp: t0.addingTimeInterval(1)),
+                NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("two\n".utf8), timestamp: t0.addingTimeInterval(2)),
+            ])
+            let plain = try await h.request(.get, path)
+            #expect(plain.status == .ok)
+            #expect(plain.headers[.contentType] == "text/plain; charset=utf-8")
+            #expect(plain.text == "one\noops\ntwo\n")
+
+            #expect(try await h.request(.get, path + "?stream=stdout").text == "one\ntwo\n")
+            #expect(try await h.request(.get, path + "?stream=stderr").text == "oops\n")
+            #expect(try await h.request(.get, path + "?since=2027-01-15T08:00:01Z").text == "oops\ntwo\n")
+            #expect(try await h.request(.get, path + "?since=2027-01-15T09:00:01%2B01:00&stream=stdout").text == "two\n")
+
+            let lines = try await h.request(.get, path, headers: Self.ndjson)
+            #expect(lines.headers[.contentType] == "application/x-ndjson")
+            let objects = try lines.text.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+            #expect(objects.count == 3)
+            #expect(objects[0]["stream"] == "stdout")
+            #expect(objects[0]["data"] == "one\n")
+            #expect(objects[0]["seq"] == 1)
+            #expect(objects[0]["timestamp"] == "2027-01-15T08:00:00Z")
+            #expect(objects[1]["stream"] == "stderr")
+            #expect(objects[1]["seq"] == 2)
+            #expect(objects[2]["timestamp"] == "2027-01-15T08:00:02Z")
+            let stderrOnly = try await h.request(.get, path + "?stream=stderr", headers: Self.ndjson)
+            #expect(stderrOnly.text.split(separator: "\n").count == 1)
+
+            try h.expectProblem(try await h.request(.get, path + "?stream=stdin"), status: .unprocessableContent, code: "invalid_field", field: "stream")
+            try h.expectProblem(try await h.request(.get, path + "?since=yesterday"), status: .unprocessableContent, code: "invalid_field", field: "since")
+            try h.expectProblem(try await h.request(.get, path + "?follow=maybe"), status: .unprocessableContent, code: "invalid_field", field: "follow")
+            // follow on a terminal execution returns at once.
+            _ = try await h.store.transition(id, from: .queued, to: .cancelled, reason: "test")
+            #expect(try await h.request(.get, path + "?follow=true").text == "one\noops\ntwo\n")
+        }
+    }
+
+    @Test func followStreamsNewChunksUntilTheExecutionEnds() async throws {
+        try await ServerHarness.run { h in
+            let id = try h.id(of: try await h.submit(["image": "x"]))
+            let path = "/v1/executions/\(id.uuidString.lowercased())/logs?follow=true"
+            try await h.store.appendLogs([NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("before\n".utf8))])
+            let finished = Mutex<ContinuousClock.Instant?>(nil)
+            let follower = Task {
+                let response = try await h.request(.get, path, headers: Self.ndjson)
+                finished.withLock { $0 = .now }
+                return response
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            try await h.store.appendLogs([NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("during-1\n".utf8))])
+            _ = try await h.store.transition(id, from: .queued, to: .scheduled, reason: "test", changes: TransitionChanges(host: "sim", attempt: 1))
+            try await Task.sleep(for: .milliseconds(300))
+            try await h.store.appendLogs([NewLogChunk(executionID: id, attempt: 1, stream: .stderr, bytes: Array("during-2\n".utf8))])
+            try await Task.sleep(for: .milliseconds(500))
+            // Neither new output nor a non-terminal change ends the stream.
+            #expect(finished.withLock { $0 } == nil)
+
+            _ = try await h.store.transition(id, from: .scheduled, to: .starting, reason: "test")
+            _ = try await h.store.transition(id, from: .starting, to: .running, reason: "test")
+            try await h.store.appendLogs([NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("last\n".utf8))])
+            let ended = ContinuousClock.now
+            _ = try await h.store.transition(id, from: .running, to: .succeeded, reason: "test", changes: TransitionChanges(exitCode: 0))
+            let response = try await follower.value
+            let end = try #require(finished.withLock { $0 })
+            #expect(end - ended < .seconds(2))
+            #expect(response.status == .ok)
+            let data = try response.text.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+            #expect(data.compactMap { $0["data"]?.stringValue } == ["before\n", "during-1\n", "during-2\n", "last\n"])
+            #expect(data.compactMap { $0["seq"]?.int64Value } == [1, 2, 3, 4])
+        }
+    }
+
+    @Test func followPlainTextEndsOnCancel() async throws {
+        try await ServerHarness.run { h in
+            let id = try h.id(of: try await h.submit(["image": "x"]))
+            let idText = id.uuidString.lowercased()
+            let follower = Task { try await h.request(.get, "/v1/executions/\(idText)/logs?follow=true&stream=stdout") }
+            try await Task.sleep(for: .milliseconds(300))
+            try await h.store.appendLogs([
+                NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("out\n".utf8)),
+                NewLogChunk(executionID: id, attempt: 1, stream: .stderr, bytes: Array("err\n".utf8)),
+            ])
+            try await Task.sleep(for: .milliseconds(200))
+            let cancelled = ContinuousClock.now
+            #expect(try await h.request(.post, "/v1/executions/\(idText)/cancel").status == .ok)
+            let response = try await follower.value
+            #expect(ContinuousClock.now - cancelled < .seconds(2))
+            #expect(response.text == "out\n")
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import BerthCore
+import BerthPluginKit
+import BerthPostgres
+import HTTPTypes
+@testable import BerthServer
+import BerthTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+extension ServerTests {
+    @Test func hostsListsHealthCapacityAndLoadErrors() async throws {
+        let hosts = [
+            TargetHostConfiguration(name: "sim", plugin: "simulated"),
+            TargetHostConfiguration(name: "ghost", plugin: "no-such-plugin"),
+        ]
+        try await ServerHarness.run(hosts: hosts) { h in
+            let response = try await h.request(.get, "/v1/hosts")
+            #expect(response.status == .ok)
+            let items = try #require(try response.json()["items"]?.arrayValue)
+            #expect(items.count == 2)
+            let sim = try #require(items.first { $0["name"] == "sim" })
+            #expect(sim["plugin"] == "simulated")
+            #expect(sim["health"]?["ok"] == true)
+            #expect(sim["health"]?["message"]?.stringValue != nil)
+            #expect(sim["capacity"]?["max_concurrent"]?.int64Value != nil)
+            #expect(sim["capacity"]?["running"] == 0)
+            #expect(sim["error"] == .null)
+            let ghost = try #require(items.first { $0["name"] == "ghost" })
+            #expect(ghost["plugin"] == "no-such-plugin")
+            #expect(ghost["health"]?["ok"] == false)
+            #expect(ghost["capacity"] == .null)
+            #expect(ghost["error"]?["code"] == "unknown_plugin")
+            #expect(ghost["error"]?["message"]?.stringValue?.contains("no-such-plugin") == true)
+            // A configured host that failed to open may still be named by a submission.
+            #expect(try await h.request(.post, "/v1/executions", json: ["image": "x", "target_host": "ghost"]).status == .created)
+        }
+    }
+
+    @Test func hostCallsAreBoundedByATimeout() async throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let value = await SystemStatus.withTimeout(.milliseconds(100)) { () async -> Int in
+            // Ignores cancellation on purpose.
+            let until = ContinuousClock.now + .seconds(2)
+            while ContinuousClock.now < until { try? await Task.sleep(for: .milliseconds(50)) }
+            return 1
+        }
+        #expect(value == nil)
+        // The operation runs for 2 s; returning well before that shows it was not waited for.
+        #expect(clock.now - start < .milliseconds(1900))
+        #expect(await SystemStatus.withTimeout(.seconds(2)) { 7 } == 7)
+    }
+
+    @Test func pluginsListsEveryFile() async throws {
+        try await ServerHarness.run { h in
+            let response = try await h.request(.get, "/v1/plugins")
+            #expect(response.status == .ok)
+            let items = try #require(try response.json()["items"]?.arrayValue)
+            let simulated = try #require(items.first { $0["name"] == "simulated" })
+            #expect(simulated["loaded"] == true)
+            #expect(simulated["abi_version"] == 1)
+            #expect(simulated["version"]?.stringValue?.isEmpty == false)
+            #expect(simulated["file"]?.stringValue?.hasSuffix("libBerthSimulated.so") == true)
+            #expect(simulated["error"] == .null)
+            for item in items {
+                #expect(item["loaded"]?.boolValue != nil)
+                if item["loaded"] == false { #expect(item["error"]?.stringValue != nil) }
+            }
+        }
+    }
+
+    @Test func healthAndReadiness() async throws {
+        try await ServerHarness.run { h in
+            let health = try await h.request(.get, "/healthz")
+            #expect(health.status == .ok)
+            #expect(try health.json()["status"] == "alive")
+            let ready = try await h.request(.get, "/readyz")
+            #expect(ready.status == .ok)
+            #expect(try ready.json()["status"] == "ready")
+        }
+        try await ServerHarness.run(startPlugins: false) { h in
+            #expect(try await h.request(.get, "/healthz").status == .ok)
+            try h.expectProblem(try await h.request(.get, "/readyz"), status: .serviceUnavailable, code: "not_ready")
+        }
+    }
+
+    @Test func readinessFailsWhenTheDatabaseIsGone() async throws {
+        try await ServerHarness.run { h in
+            await h.store.shutdown()
+            let response = try await h.request(.get, "/readyz")
+            try h.expectProblem(response, status: .serviceUnavailable, code: "not_ready")
+            #expect(try await h.request(.get, "/healthz").status == .ok)
+        }
+    }
+
+    @Test func openAPIDocumentDescribesExactlyTheRegisteredRoutes() async throws {
+        try await ServerHarness.run { h in
+            let response = try await h.request(.get, "/openapi.json")
+            #expect(response.status == .ok)
+            let document = try response.json()
+            #expect(document["openapi"] == "3.1.0")
+            #expect(document["info"]?["title"] == "Berth")
+            let paths = try #require(document["paths"]?.objectValue)
+            var documented: Set<String> = []
+            let methods: Set<String> = ["get", "put", "post", "delete", "patch", "head", "options"]
+            for (path, item) in paths {
+                for (method, operation) in try #require(item.objectValue) where methods.contains(method) {
+                    documented.insert("\(method.uppercased()) \(path)")
+                    let responses = try #require(operation["responses"]?.objectValue, "\(method) \(path)")
+                    #expect(!responses.isEmpty)
+                    #expect(operation["operationId"]?.stringValue != nil)
+                    if path.contains("{id}") {
+                        let parameters = try #require(operation["parameters"]?.arrayValue)
+                        #expect(parameters.contains { $0["name"] == "id" && $0["in"] == "path" && $0["required"] == true })
+                    }
+                }
+            }
+            // Every $ref points at a schema that exists.
+            let schemas = try #require(document["components"]?["schemas"]?.objectValue)
+            func refs(_ value: JSONValue) -> [String] {
+                switch value {
+                case .object(let members): members.flatMap { key, member in key == "$ref" ? [member.stringValue ?? ""] : refs(member) }
+                case .array(let elements): elements.flatMap(refs)
+                default: []
+                }
+            }
+            for ref in refs(document) {
+                #expect(ref.hasPrefix("#/components/schemas/"))
+                #expect(schemas[String(ref.dropFirst("#/components/schemas/".count))] != nil, "\(ref)")
+            }
+
+            let router = buildRouter(configuration: h.configuration, context: ServerContext(
+                store: h.store, plugins: h.plugins, control: StoreCancellingControl(store: h.store)))
+            let registered = Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" })
+            #expect(registered == documented)
+            #expect(registered.count == APIRoute.all.count)
+
+            // Every registered route answers its method with something other than 404.
+            let id = try h.id(of: try await h.submit(["image": "x"])).uuidString.lowercased()
+            for route in router.routes {
+                let path = route.path.description.replacingOccurrences(of: "{id}", with: id)
+                let body: ByteBuffer? = route.method == .post && !path.contains("cancel") ? ByteBuffer(string: #"{"image":"x"}"#) : nil
+                let answer = try await h.client.execute(uri: path, method: route.method, body: body)
+                #expect(answer.status != .notFound, "\(route): \(answer.status)")
+                #expect(answer.status.code < 500, "\(route): \(answer.status)")
+            }
+        }
+    }
+}
