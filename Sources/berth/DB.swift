@@ -21,20 +21,7 @@ struct DB: AsyncParsableCommand {
             let settings = try ServerSetup.loadConfig(config)
             ServerSetup.bootstrapLogging(level: settings.logLevel)
             let logger = Logger(label: "berth.db")
-            let opened: OpenedStore
-            do {
-                opened = try await OpenedStore.open(settings, logger: logger)
-            } catch {
-                Terminal.error("cannot open the database: \(error)")
-                throw ExitCodes.failure
-            }
-            do {
-                try await opened.store.migrate()
-            } catch {
-                await opened.close(logger: logger)
-                Terminal.error("migration failed on \(opened.description): \(error)")
-                throw ExitCodes.failure
-            }
+            let opened = try await OpenedStore.openMigrated(settings, logger: logger)
             await opened.close(logger: logger)
             Terminal.line("migrated \(opened.description)")
         }

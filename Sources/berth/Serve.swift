@@ -31,20 +31,7 @@ struct Serve: AsyncParsableCommand {
             "hosts": "\(settings.hosts.map(\.name).joined(separator: ","))",
         ])
 
-        let opened: OpenedStore
-        do {
-            opened = try await OpenedStore.open(settings, logger: Logger(label: "berth.store"))
-        } catch {
-            Terminal.error("cannot open the database: \(error)")
-            throw ExitCodes.failure
-        }
-        do {
-            try await opened.store.migrate()
-        } catch {
-            await opened.close(logger: logger)
-            Terminal.error("cannot migrate \(opened.description): \(error)")
-            throw ExitCodes.failure
-        }
+        let opened = try await OpenedStore.openMigrated(settings, logger: Logger(label: "berth.store"))
         logger.info("database ready", metadata: ["database": "\(opened.description)"])
 
         let plugins = PluginHost(configuration: settings.pluginHostConfiguration(), logger: Logger(label: "berth.plugins"))

@@ -34,6 +34,26 @@ struct OpenedStore {
             embedded: embedded, description: "embedded PostgreSQL in \(embedded.clusterDirectory.path)")
     }
 
+    /// Opens the store and applies the migrations. On failure it prints one line and throws the
+    /// failure exit code, having closed what it opened.
+    static func openMigrated(_ config: BerthConfig, logger: Logger) async throws -> OpenedStore {
+        let opened: OpenedStore
+        do {
+            opened = try await open(config, logger: logger)
+        } catch {
+            Terminal.error("cannot open the database: \(error)")
+            throw ExitCodes.failure
+        }
+        do {
+            try await opened.store.migrate()
+        } catch {
+            await opened.close(logger: logger)
+            Terminal.error("cannot migrate \(opened.description): \(error)")
+            throw ExitCodes.failure
+        }
+        return opened
+    }
+
     /// Closes the pool and stops the embedded cluster, if any.
     func close(logger: Logger) async {
         await store.shutdown()
