@@ -76,6 +76,18 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // libssh2, for the Docker-over-SSH plugin (docs/docker-ssh.md).
+        .systemLibrary(
+            name: "CSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"])]
+        ),
+        // SSH sessions and exec channels on libssh2, one thread per session.
+        .target(
+            name: "SSHTransport",
+            dependencies: ["BerthPluginKit", "CSSH2"],
+            swiftSettings: swiftSettings
+        ),
         // HTTP value types and the transport protocol that engine clients are written against.
         .target(
             name: "BerthHTTP",
@@ -194,6 +206,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "SSHTransportTests",
+            dependencies: ["SSHTransport", "BerthPluginKit", "BerthTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthPluginKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BerthCLITests",
             dependencies: ["BerthClient", "BerthConfiguration", "BerthTestSupport", "berth"],

@@ -4,9 +4,11 @@
 # No public registry is reachable, so the image is made by hand: a root folder holding the
 # static busybox binary and its applet links, imported with `docker import`. Then it is pushed
 # to both test registries, and the registry-tagged copies are removed from the engine, so that
-# a test that runs a registry image really pulls it:
+# a test that runs a registry image really pulls it. The remote engine (the one behind sshd)
+# gets $BERTH_TEST_IMAGE with `docker save | docker load` from the engine:
 #
-#   $BERTH_TEST_IMAGE                  berth-test/busybox:1             in the engine
+#   $BERTH_TEST_IMAGE                  berth-test/busybox:1             in the engine, and in
+#                                                                       the remote engine
 #   $BERTH_TEST_REGISTRY_IMAGE         <open registry>/berth/busybox:1  open registry only
 #   $BERTH_TEST_AUTH_REGISTRY_IMAGE    <auth registry>/berth/private:1  auth registry only
 #
@@ -31,7 +33,7 @@ die() {
 for var in BERTH_TEST_STATE BERTH_TEST_DOCKER_SOCKET BERTH_TEST_DOCKER_CONFIG \
     BERTH_TEST_REGISTRY BERTH_TEST_AUTH_REGISTRY BERTH_TEST_REGISTRY_USER \
     BERTH_TEST_REGISTRY_PASSWORD BERTH_TEST_IMAGE BERTH_TEST_REGISTRY_IMAGE \
-    BERTH_TEST_AUTH_REGISTRY_IMAGE; do
+    BERTH_TEST_AUTH_REGISTRY_IMAGE BERTH_TEST_REMOTE_DOCKER_SOCKET; do
     [[ -n "${!var:-}" ]] || die "$var is not set; start the services with scripts/test-services.sh up"
 done
 
@@ -48,6 +50,10 @@ APPLETS=(
 # Our own client config (DOCKER_CONFIG): `docker login` must not touch the user's ~/.docker.
 docker_cli() {
     DOCKER_CONFIG="$BERTH_TEST_DOCKER_CONFIG" docker -H "unix://$BERTH_TEST_DOCKER_SOCKET" "$@"
+}
+
+remote_cli() {
+    DOCKER_CONFIG="$BERTH_TEST_DOCKER_CONFIG" docker -H "unix://$BERTH_TEST_REMOTE_DOCKER_SOCKET" "$@"
 }
 
 build_root_folder() {
@@ -93,6 +99,17 @@ import_image() {
         die "smoke test of $BERTH_TEST_IMAGE failed (output '$out', exit $rc)"
 }
 
+# Copies $BERTH_TEST_IMAGE from the engine to the remote engine, and smoke-tests it there.
+load_into_remote_engine() {
+    log "loading $BERTH_TEST_IMAGE into the remote engine"
+    local out rc=0
+    docker_cli save "$BERTH_TEST_IMAGE" | remote_cli load >"$WORK/remote-load.log" 2>&1 ||
+        { cat "$WORK/remote-load.log" >&2; die "docker save | docker load into the remote engine failed"; }
+    out=$(remote_cli run --rm --network none "$BERTH_TEST_IMAGE" sh -c 'echo hi; exit 3') || rc=$?
+    [[ "$out" == hi && $rc -eq 3 ]] ||
+        die "smoke test of $BERTH_TEST_IMAGE in the remote engine failed (output '$out', exit $rc)"
+}
+
 push_image() {
     local target=$1
     log "pushing $target"
@@ -107,6 +124,7 @@ main() {
     mkdir -p "$WORK" "$BERTH_TEST_DOCKER_CONFIG"
     build_root_folder
     import_image
+    load_into_remote_engine
 
     push_image "$BERTH_TEST_REGISTRY_IMAGE"
 
@@ -116,7 +134,7 @@ main() {
         { cat "$WORK/login.log" >&2; die "docker login $BERTH_TEST_AUTH_REGISTRY failed"; }
     push_image "$BERTH_TEST_AUTH_REGISTRY_IMAGE"
 
-    log "done: $BERTH_TEST_IMAGE in the engine; $BERTH_TEST_REGISTRY_IMAGE and $BERTH_TEST_AUTH_REGISTRY_IMAGE in the registries"
+    log "done: $BERTH_TEST_IMAGE in both engines; $BERTH_TEST_REGISTRY_IMAGE and $BERTH_TEST_AUTH_REGISTRY_IMAGE in the registries"
 }
 
 main "$@"

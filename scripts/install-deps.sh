@@ -24,6 +24,7 @@ PACKAGES=(
     busybox-static     # the root folder of the test images (scripts/build-test-images.sh)
     apache2-utils      # htpasswd -B for the registry's bcrypt password file
     openssh-server     # sshd for the remote-Docker-over-SSH tests
+    openssh-client     # ssh, ssh-keygen: the test keys, and the check that sshd answers
     # Tools the tests call.
     socat              # a socket proxy the Docker tests cut to take the engine away
     gcc                # cc builds the deliberately broken test plugins

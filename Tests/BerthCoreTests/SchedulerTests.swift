@@ -335,7 +335,9 @@ struct SchedulerTests {
                 let created = try await Self.submit(runtime.store, ["SIM_SECONDS": "0"])
                 _ = try await Self.wait(runtime.store, created.id, timeout: .seconds(5)) { $0.state != .queued && $0.state != .scheduled }
                 let took = clock.now - submitted
-                #expect(took < .seconds(1), "started after \(took)")
+                // Far below the 60 s fallback: only the NOTIFY can have woken it (the bound is
+                // loose because the whole suite shares two cores).
+                #expect(took < .seconds(5), "started after \(took)")
                 _ = try await Self.terminal(runtime.store, created.id)
                 try await Task.sleep(for: .milliseconds(300))
             }
