@@ -85,7 +85,7 @@ let package = Package(
         // SSH sessions and exec channels on libssh2, one thread per session.
         .target(
             name: "SSHTransport",
-            dependencies: ["BerthPluginKit", "CSSH2"],
+            dependencies: ["BerthHTTP", "BerthPluginKit", "CSSH2"],
             swiftSettings: swiftSettings
         ),
         // HTTP value types and the transport protocol that engine clients are written against.
@@ -208,7 +208,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SSHTransportTests",
-            dependencies: ["SSHTransport", "BerthPluginKit", "BerthTestSupport"],
+            dependencies: ["SSHTransport", "BerthHTTP", "BerthPluginKit", "BerthTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthPluginKit"], swiftSettings: swiftSettings),

@@ -71,7 +71,8 @@ struct SimulatedPluginTests {
         let began = clock.now
         try await sim.backend.stop(handle, graceSeconds: 10)
         let took = clock.now - began
-        #expect(took < .milliseconds(500), "stop took \(took)")
+        // Well under the 10 s grace and the 30 s run (loose: the suite shares two cores).
+        #expect(took < .seconds(5), "stop took \(took)")
         let status = try await sim.backend.inspect(handle)
         #expect(status.state == .exited)
         #expect(status.exitCode == 137)
@@ -163,7 +164,7 @@ struct SimulatedPluginTests {
         let sofar = try await within(.seconds(5), "logs without follow of a running execution") {
             try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: running, follow: false)))
         }
-        #expect(clock.now - began < .seconds(1))
+        #expect(clock.now - began < .seconds(4))
         #expect(sofar.map(\.text) == ["line 1\n"])
         #expect(try await sim.backend.inspect(running).state == .running)
         await sim.backend.close()
@@ -364,7 +365,7 @@ struct SimulatedPluginTests {
             }
             return first
         }
-        #expect(clock.now - began < .seconds(2))
+        #expect(clock.now - began < .seconds(4))
         #expect(first?.text == "line 1\n")
         // The instance keeps working, and so do new streams on the same execution.
         #expect(try await sim.backend.inspect(handle).state == .running)
@@ -402,7 +403,7 @@ struct SimulatedPluginTests {
         let began = clock.now
         reader.cancel()
         let count = try await within(.seconds(5), "cancelled reader to return") { try await reader.value }
-        #expect(clock.now - began < .seconds(2))
+        #expect(clock.now - began < .seconds(4))
         #expect(count == 1)
         #expect(try await sim.backend.capacity().running == 1)
         await sim.backend.close()
@@ -423,7 +424,7 @@ struct SimulatedPluginTests {
             }
             return first
         }
-        #expect(clock.now - began < .seconds(2))
+        #expect(clock.now - began < .seconds(4))
         guard case .status(let eventHandle, _, let status) = first else {
             Issue.record("expected a status event, got \(String(describing: first))")
             return
@@ -533,7 +534,7 @@ struct SimulatedPluginTests {
         let clock = ContinuousClock()
         let began = clock.now
         try await within(.seconds(5), "close") { await sim.backend.close() }
-        #expect(clock.now - began < .seconds(2))
+        #expect(clock.now - began < .seconds(4))
         let eventCount = try await within(.seconds(5), "events reader after close") { try await eventsReader.value }
         let logCount = try await within(.seconds(5), "logs reader after close") { try await logsReader.value }
         #expect(eventCount == 0)
