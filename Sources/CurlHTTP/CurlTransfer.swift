@@ -1,4 +1,5 @@
 import CCurl
+import Foundation
 
 /// One HTTP exchange on a ``CurlLoop``: an easy handle and the callbacks that receive its
 /// response. Everything but `cancel` happens on the loop's thread.
@@ -138,7 +139,7 @@ final class CurlTransfer: @unchecked Sendable {
             if status >= 200 { transfer.deliverHead() }
         } else if let colon = line.firstIndex(of: ":") {
             let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t\r\n")
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
             transfer.headers[name] = value
         }
         return length
@@ -159,18 +160,4 @@ struct HTTPRequestOptions {
 struct CurlFailure: Error, Sendable {
     let code: CURLcode
     let message: String
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
-        var slice = Substring(self)
-        while let first = slice.first, characters.contains(first) { slice.removeFirst() }
-        while let last = slice.last, characters.contains(last) { slice.removeLast() }
-        return String(slice)
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> String { String(self).trimmingCharacters(in: set) }
 }

@@ -1,4 +1,5 @@
 public import BerthHTTP
+import Foundation
 public import BerthPluginKit
 import Synchronization
 
@@ -112,7 +113,7 @@ public final class DockerAPI: Sendable {
     /// The engine's error message in a response body (`{"message": …}`), or the body itself.
     public static func message(in response: HTTPResponse) -> String {
         if let message = (try? response.json())?["message"]?.stringValue { return message }
-        let text = response.text.trimmedWhitespace()
+        let text = response.text.trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? "HTTP \(response.status)" : String(text.prefix(500))
     }
 
@@ -162,12 +163,5 @@ public final class DockerAPI: Sendable {
 extension String {
     fileprivate func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-
-    func trimmedWhitespace() -> String {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
-        while let last = slice.last, last.isWhitespace { slice.removeLast() }
-        return String(slice)
     }
 }

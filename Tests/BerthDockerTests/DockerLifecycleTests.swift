@@ -73,6 +73,16 @@ struct DockerLifecycleTests {
         try await docker.backend.remove(handle)
     }
 
+    @Test("a followed stream outlives the per-request timeout")
+    func followOutlivesRequestTimeout() async throws {
+        // Follows and the event stream must not inherit the 1 s deadline of ordinary calls.
+        let docker = try await DockerFixture.open(["request_timeout_seconds": 1])
+        let handle = try await docker.backend.start(DockerFixture.shell("echo a; sleep 2; echo b"))
+        let chunks = try await TestPlugins.collect(docker.backend.logs(LogRequest(handle: handle, follow: true)))
+        #expect(chunks.map(\.text) == ["a\n", "b\n"])
+        try await docker.backend.remove(handle)
+    }
+
     @Test("logs since a chunk's timestamp resume from it")
     func logsSince() async throws {
         let docker = try await DockerFixture.open()
