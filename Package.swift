@@ -31,6 +31,7 @@ let package = Package(
         .executable(name: "berth", targets: ["berth"]),
         // Backend plugins: one shared library each, loaded at run time by the PluginHost.
         .library(name: "BerthDocker", type: .dynamic, targets: ["BerthDocker"]),
+        .library(name: "BerthDockerSSH", type: .dynamic, targets: ["BerthDockerSSH"]),
         .library(name: "BerthSimulated", type: .dynamic, targets: ["BerthSimulated"]),
     ],
     dependencies: [
@@ -110,6 +111,14 @@ let package = Package(
             name: "BerthDocker",
             dependencies: ["BerthPluginKit", "BerthHTTP", "DockerEngine", "CurlHTTP"],
             path: "Plugins/Docker",
+            swiftSettings: swiftSettings,
+            linkerSettings: pluginLinkerSettings
+        ),
+        // A remote Docker engine over SSH channels running `docker system dial-stdio`.
+        .target(
+            name: "BerthDockerSSH",
+            dependencies: ["BerthPluginKit", "BerthHTTP", "DockerEngine", "SSHTransport"],
+            path: "Plugins/DockerSSH",
             swiftSettings: swiftSettings,
             linkerSettings: pluginLinkerSettings
         ),

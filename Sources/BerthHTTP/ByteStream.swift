@@ -12,4 +12,12 @@ public protocol ByteStream: Sendable {
     func read() async throws(PluginError) -> [UInt8]?
     /// Closes the pipe in both directions; later reads return nil or throw. Idempotent.
     func close() async
+    /// False once the pipe is known to be dead (its SSH connection dropped), so a pool does not
+    /// hand it out again. Answered without waiting.
+    var isOpen: Bool { get }
+}
+
+extension ByteStream {
+    /// A pipe is taken to be open until an exchange on it fails.
+    public var isOpen: Bool { true }
 }

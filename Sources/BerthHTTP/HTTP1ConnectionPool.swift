@@ -143,9 +143,18 @@ public final class HTTP1ConnectionPool: HTTPTransport {
     /// An idle connection (reused), a new one within the budget, or the next one freed.
     private func acquire() async throws(PluginError) -> (HTTP1Connection, Bool) {
         enum Step { case idle(HTTP1Connection), create, wait(UInt64), closed }
+        var dead: [HTTP1Connection] = []
+        defer {
+            for connection in dead { Task { await connection.byteStream.close() } }
+        }
         let step: Step = state.withLock { state in
             if state.closed { return .closed }
-            if let connection = state.idle.popLast() { return .idle(connection) }
+            while let connection = state.idle.popLast() {
+                if connection.byteStream.isOpen { return .idle(connection) }
+                // Its SSH connection dropped while it was idle: its slot is free again.
+                dead.append(connection)
+                state.open -= 1
+            }
             if state.open < maxConnections {
                 state.open += 1
                 return .create

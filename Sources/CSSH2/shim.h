@@ -1,8 +1,20 @@
 #ifndef CSSH2_SHIM_H
 #define CSSH2_SHIM_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_setname_np */
+#endif
+#include <pthread.h>
 #include <string.h>
 #include <libssh2.h>
+
+/* Names the calling thread as `top -H` and /proc show it (Linux keeps 15 bytes). */
+static inline void berth_set_thread_name(const char *name) {
+    char shortened[16];
+    strncpy(shortened, name, sizeof shortened - 1);
+    shortened[sizeof shortened - 1] = '\0';
+    pthread_setname_np(pthread_self(), shortened);
+}
 
 /*
  * Function forms of libssh2 macros, which Swift cannot call, for the calls Berth makes.

@@ -89,41 +89,18 @@ extension DockerEngineBackend {
         return name.hasPrefix("/") ? String(name.dropFirst()) : name
     }
 
-    /// The container's output from the multiplexed log stream.
+    /// The container's output from the multiplexed log stream; a followed one ends when the
+    /// container has ended and everything it wrote was delivered.
     public func logs(_ request: LogRequest) -> PluginStream<LogChunk> {
         let (output, continuation) = PluginStream<LogChunk>.makeStream()
         let task = Task {
             do throws(PluginError) {
                 let id = try Self.containerID(request.handle, host: host)
-                var query = [("stdout", "1"), ("stderr", "1"), ("timestamps", "1"), ("follow", request.follow ? "1" : "0")]
-                if let since = request.since { query.append(("since", Self.unixTime(since))) }
-                let http = try await api.request(
-                    "GET", "/containers/\(DockerAPI.pathSegment(id))/logs", query: query,
-                    deadline: request.follow ? .none : .standard)
-                var decoder = DockerLogDecoder()
-                var errorBody: [UInt8]?
-                var status = 0
-                do {
-                    for try await part in api.transport.stream(http) {
-                        switch part {
-                        case .head(let code, _):
-                            status = code
-                            if code != 200 { errorBody = [] }
-                        case .body(let bytes):
-                            if errorBody != nil {
-                                errorBody?.append(contentsOf: bytes)
-                            } else {
-                                for chunk in try decoder.feed(bytes) { continuation.yield(chunk) }
-                            }
-                        }
-                    }
-                } catch let error as PluginError {
-                    throw error
-                } catch {
-                    throw PluginError(.internal, "host \(host): reading logs of \(id): \(error)")
-                }
-                if let errorBody {
-                    throw api.failure(HTTPResponse(status: status, body: errorBody), "reading logs of container \(id)")
+                switch (request.follow, logFollow) {
+                case (false, _), (true, .stream):
+                    try await readLogs(id, since: request.since, follow: request.follow) { continuation.yield($0) }
+                case (true, .poll(let interval)):
+                    try await pollLogs(id, since: request.since, interval: interval) { continuation.yield($0) }
                 }
                 continuation.finish()
             } catch {
@@ -132,6 +109,62 @@ extension DockerEngineBackend {
         }
         continuation.onTermination = { _ in task.cancel() }
         return output
+    }
+
+    /// Follows by polling: each round asks whether the container still runs, then for the
+    /// output since the last chunk; the round after it stopped running is the last.
+    private func pollLogs(
+        _ id: String, since: Timestamp?, interval: Double, deliver: (LogChunk) -> Void
+    ) async throws(PluginError) {
+        var resume = LogResumePoint(since: since)
+        while true {
+            let status = try await inspect(RuntimeHandle(json: ["id": .string(id)]))
+            resume.beginPass()
+            try await readLogs(id, since: resume.since, follow: false) { chunk in
+                if resume.admit(chunk) { deliver(chunk) }
+            }
+            if status.isFinal { return }
+            do {
+                try await Task.sleep(for: .seconds(interval))
+            } catch {
+                throw PluginError(.internal, "host \(host): following logs of \(id) was cancelled")
+            }
+        }
+    }
+
+    /// One `/logs` response, decoded chunk by chunk.
+    private func readLogs(
+        _ id: String, since: Timestamp?, follow: Bool, deliver: (LogChunk) -> Void
+    ) async throws(PluginError) {
+        var query = [("stdout", "1"), ("stderr", "1"), ("timestamps", "1"), ("follow", follow ? "1" : "0")]
+        if let since { query.append(("since", Self.unixTime(since))) }
+        let http = try await api.request(
+            "GET", "/containers/\(DockerAPI.pathSegment(id))/logs", query: query, deadline: follow ? .none : .standard)
+        var decoder = DockerLogDecoder()
+        var errorBody: [UInt8]?
+        var status = 0
+        do {
+            for try await part in api.transport.stream(http) {
+                switch part {
+                case .head(let code, _):
+                    status = code
+                    if code != 200 { errorBody = [] }
+                case .body(let bytes):
+                    if errorBody != nil {
+                        errorBody?.append(contentsOf: bytes)
+                    } else {
+                        for chunk in try decoder.feed(bytes) { deliver(chunk) }
+                    }
+                }
+            }
+        } catch let error as PluginError {
+            throw error
+        } catch {
+            throw PluginError(.internal, "host \(host): reading logs of \(id): \(error)")
+        }
+        if let errorBody {
+            throw api.failure(HTTPResponse(status: status, body: errorBody), "reading logs of container \(id)")
+        }
     }
 
     /// Docker's `since`: seconds since the epoch with nanoseconds.

@@ -8,13 +8,34 @@ public final class DockerEngineBackend: Sendable {
     public let api: DockerAPI
     /// The shared settings.
     public let settings: DockerEngineSettings
+    /// How followed logs are read.
+    public let logFollow: LogFollowMode
     let eventHub: DockerEventHub
 
+    /// How `logs(follow: true)` reads a running container's output.
+    public enum LogFollowMode: Sendable, Hashable {
+        /// One streamed `/logs?follow=1` response per follower, open while the container runs.
+        case stream
+        /// Repeated `/logs?since=` calls over the shared connections, every `interval` seconds
+        /// while the container runs and once after: for transports whose connections are a
+        /// small fixed budget (an SSH host's channels), where one per follower cannot be had.
+        case poll(interval: Double)
+    }
+
     /// A backend over `transport` with `settings`.
-    public init(transport: any HTTPTransport, settings: DockerEngineSettings) {
+    /// - Parameters:
+    ///   - transport: Carries the API calls (and followed logs when `logFollow` is `.stream`).
+    ///   - eventTransport: Carries the long-lived `/events` stream; `transport` when nil.
+    ///   - logFollow: How followed logs are read.
+    ///   - settings: The shared settings.
+    public init(
+        transport: any HTTPTransport, eventTransport: (any HTTPTransport)? = nil, logFollow: LogFollowMode = .stream,
+        settings: DockerEngineSettings
+    ) {
         self.settings = settings
+        self.logFollow = logFollow
         self.api = DockerAPI(transport: transport, requestTimeout: settings.requestTimeout, host: settings.host)
-        self.eventHub = DockerEventHub(api: api, server: settings.server)
+        self.eventHub = DockerEventHub(api: api, transport: eventTransport ?? transport, server: settings.server)
     }
 
     var host: String { settings.host }

@@ -18,14 +18,17 @@ final class DockerEventHub: Sendable {
     }
 
     private let api: DockerAPI
+    private let transport: any HTTPTransport
     private let server: String
     private let state = Mutex(State())
 
     /// Attribute keys Docker adds to an event's actor that are not container labels.
     private static let engineAttributes: Set<String> = ["name", "image", "exitCode", "signal", "execDuration"]
 
-    init(api: DockerAPI, server: String) {
+    /// A hub calling `api`, with its stream on `transport`.
+    init(api: DockerAPI, transport: any HTTPTransport, server: String) {
         self.api = api
+        self.transport = transport
         self.server = server
     }
 
@@ -110,7 +113,7 @@ final class DockerEventHub: Sendable {
         var splitter = JSONLineSplitter()
         var errorBody: [UInt8]?
         var status = 0
-        for try await part in api.transport.stream(request) {
+        for try await part in transport.stream(request) {
             switch part {
             case .head(let code, _):
                 status = code

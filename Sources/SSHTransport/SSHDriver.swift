@@ -32,9 +32,15 @@ final class SSHDriver: Sendable {
     /// A non-blocking pipe: a byte written to `[1]` wakes the loop's `poll()` on `[0]`.
     private let wakePipe: [Int32]
     let endpoint: SSHEndpoint
+    /// The thread's name as the OS shows it (`top -H`, /proc): `berth-ssh-N`, N counting sessions.
+    let threadName: String
+
+    private static let sessionCounter = Atomic<Int>(0)
 
     private init(endpoint: SSHEndpoint) {
         self.endpoint = endpoint
+        let number = Self.sessionCounter.add(1, ordering: .relaxed).newValue % 100_000
+        self.threadName = "berth-ssh-\(number)"
         var fds: [Int32] = [-1, -1]
         _ = pipe(&fds)
         for fd in fds {
@@ -54,6 +60,7 @@ final class SSHDriver: Sendable {
         let driver = SSHDriver(endpoint: endpoint)
         let result: Result<Void, PluginError> = await withCheckedContinuation { continuation in
             let thread = Thread {
+                berth_set_thread_name(driver.threadName)
                 let connected: SSHLogin.Connected
                 do throws(PluginError) {
                     connected = try SSHLogin(endpoint: endpoint).run()
@@ -65,7 +72,7 @@ final class SSHDriver: Sendable {
                 continuation.resume(returning: .success(()))
                 SSHLoop(driver: driver, session: connected.session, socket: connected.socket).run()
             }
-            thread.name = "berth-ssh \(endpoint.hostPort)"
+            thread.name = "\(driver.threadName) \(endpoint.hostPort)"
             thread.start()
         }
         try result.get()

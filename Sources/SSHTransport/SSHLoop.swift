@@ -34,6 +34,8 @@ final class SSHLoop {
     private var channels: [Int: Channel] = [:]
     private var nextID = 1
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// The last wait woke on input that no channel took (no read was pending).
+    private var unclaimedInput = false
 
     init(driver: SSHDriver, session: OpaquePointer, socket: Int32) {
         self.driver = driver
@@ -56,14 +58,16 @@ final class SSHLoop {
                     progressed = try advance(channel, id: id) || progressed
                 }
                 var next: Int32 = 0
-                if libssh2_keepalive_send(session, &next) < 0, Self.errno(session) != LIBSSH2_ERROR_EAGAIN {
+                if libssh2_keepalive_send(session, &next) < 0, Self.sessionErrno(session) != LIBSSH2_ERROR_EAGAIN {
                     throw PluginError(.unavailable, "ssh \(hostPort): connection lost: \(SSHLogin.lastError(session))")
                 }
             } catch {
                 failure = error
                 break
             }
-            if !progressed { waitForSocket() }
+            if !progressed, let lost = waitForSocket() {
+                failure = lost
+            }
         }
         shutDown(failure ?? PluginError(.unavailable, "ssh \(hostPort): the connection is closed"))
     }
@@ -86,7 +90,7 @@ final class SSHLoop {
         }
     }
 
-    private static func errno(_ session: OpaquePointer) -> Int32 {
+    private static func sessionErrno(_ session: OpaquePointer) -> Int32 {
         libssh2_session_last_errno(session)
     }
 
@@ -171,7 +175,7 @@ final class SSHLoop {
 
     private func open(_ channel: Channel, id: Int) throws(PluginError) -> Bool {
         guard let pointer = berth_ssh2_channel_open_session(session) else {
-            let code = Self.errno(session)
+            let code = Self.sessionErrno(session)
             if code == LIBSSH2_ERROR_EAGAIN { return false }
             let reply = channel.openReply
             channels[id] = nil
@@ -220,16 +224,41 @@ final class SSHLoop {
         return true
     }
 
-    private func waitForSocket() {
+    /// Waits until the socket or the wake pipe is ready, or a second passes (for keepalives).
+    /// Returns an error when the server closed the connection or the socket failed.
+    ///
+    /// Input that arrives while no channel wants to read (a keepalive reply, a window adjust)
+    /// stays in the socket until the next read; so that it does not wake every poll at once,
+    /// a wait after such a wake listens only to the wake pipe, briefly.
+    private func waitForSocket() -> PluginError? {
         let directions = libssh2_session_block_directions(session)
         var events: Int16 = 0
         if directions & LIBSSH2_SESSION_BLOCK_INBOUND != 0 { events |= Int16(POLLIN) }
         if directions & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 { events |= Int16(POLLOUT) }
+        if events == 0 { events = Int16(POLLIN) }
+        if unclaimedInput { events &= ~Int16(POLLIN) }
         var descriptors = [
-            pollfd(fd: socket, events: events == 0 ? Int16(POLLIN) : events, revents: 0),
+            pollfd(fd: socket, events: events, revents: 0),
             pollfd(fd: driver.wakeFD, events: Int16(POLLIN), revents: 0),
         ]
-        _ = poll(&descriptors, 2, 1000)
+        _ = poll(&descriptors, 2, unclaimedInput ? 20 : 1000)
+        let ready = descriptors[0].revents
+        if ready & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
+            return PluginError(.unavailable, "ssh \(hostPort): connection lost")
+        }
+        unclaimedInput = false
+        if ready & Int16(POLLIN) != 0 {
+            var byte: UInt8 = 0
+            let peeked = recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+            if peeked == 0 {
+                return PluginError(.unavailable, "ssh \(hostPort): connection closed by the server")
+            }
+            if peeked < 0, errno != EAGAIN, errno != EWOULDBLOCK, errno != EINTR {
+                return PluginError(.unavailable, "ssh \(hostPort): connection lost: \(String(cString: strerror(errno)))")
+            }
+            unclaimedInput = peeked > 0
+        }
+        return nil
     }
 
     private func shutDown(_ error: PluginError) {

@@ -37,6 +37,9 @@ public final class SSHSession: Sendable {
         return SSHChannel(session: self, id: id, command: command)
     }
 
+    /// The name of the session's thread as the OS shows it (`top -H`): `berth-ssh-N`.
+    public var threadName: String { driver.threadName }
+
     /// Whether the connection is still up.
     public var isConnected: Bool { driver.isRunning }
 

@@ -2,13 +2,13 @@ import BerthPluginKit
 import BerthTestSupport
 import Testing
 
-/// Pulls from the real test registries, with and without credentials, and the errors a user
-/// gets when an image or the engine is missing.
-@Suite("Docker plugin images and errors", .serialized)
+/// Pulls from the real test registries, with and without credentials (by each engine: local, and
+/// remote over SSH), and the errors a user gets when an image or the engine is missing.
+@Suite("Docker plugin images and errors", .serialized, .sshd)
 struct DockerImageTests {
-    @Test("pulls from the open registry")
-    func pullOpenRegistry() async throws {
-        let docker = try await DockerFixture.open()
+    @Test("pulls from the open registry", arguments: DockerFixture.Engine.allCases)
+    func pullOpenRegistry(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
         let image = "\(try TestEnvironment.registry())/berth/busybox:1"
         let (handle, status) = try await docker.run(DockerFixture.shell("echo pulled", image: image, pull: .always))
         #expect(status.exitCode == 0)
@@ -17,10 +17,10 @@ struct DockerImageTests {
         try await docker.backend.remove(handle)
     }
 
-    @Test("pulls from the authenticated registry with credentials")
-    func pullWithCredentials() async throws {
+    @Test("pulls from the authenticated registry with credentials", arguments: DockerFixture.Engine.allCases)
+    func pullWithCredentials(engine: DockerFixture.Engine) async throws {
         let registry = try TestEnvironment.authRegistry()
-        let docker = try await DockerFixture.open([
+        let docker = try await DockerFixture.open(engine, [
             "registry_auth": [
                 registry: [
                     "username": .string(try TestEnvironment.registryUser()),
@@ -34,10 +34,10 @@ struct DockerImageTests {
         try await docker.backend.remove(handle)
     }
 
-    @Test("the authenticated registry refuses anonymous pulls with permission_denied")
-    func pullWithoutCredentials() async throws {
+    @Test("the authenticated registry refuses anonymous pulls with permission_denied", arguments: DockerFixture.Engine.allCases)
+    func pullWithoutCredentials(engine: DockerFixture.Engine) async throws {
         let registry = try TestEnvironment.authRegistry()
-        let docker = try await DockerFixture.open()
+        let docker = try await DockerFixture.open(engine)
         let image = "\(registry)/berth/private:1"
         let error = await #expect(throws: PluginError.self) {
             _ = try await docker.backend.start(DockerFixture.shell("true", image: image, pull: .always))
@@ -46,11 +46,11 @@ struct DockerImageTests {
         #expect(error?.message.contains(image) == true)
     }
 
-    @Test("wrong credentials are permission_denied and the password is not in the message")
-    func pullWithWrongCredentials() async throws {
+    @Test("wrong credentials are permission_denied and the password is not in the message", arguments: DockerFixture.Engine.allCases)
+    func pullWithWrongCredentials(engine: DockerFixture.Engine) async throws {
         let registry = try TestEnvironment.authRegistry()
         let password = "not-the-password-\(TestEnvironment.uniqueID())"
-        let docker = try await DockerFixture.open([
+        let docker = try await DockerFixture.open(engine, [
             "registry_auth": [registry: ["username": .string(try TestEnvironment.registryUser()), "password": .string(password)]]
         ])
         let error = await #expect(throws: PluginError.self) {
@@ -61,9 +61,9 @@ struct DockerImageTests {
         #expect(error?.message.contains(password) == false)
     }
 
-    @Test("an image that does not exist is image_not_found naming it")
-    func imageNotFound() async throws {
-        let docker = try await DockerFixture.open()
+    @Test("an image that does not exist is image_not_found naming it", arguments: DockerFixture.Engine.allCases)
+    func imageNotFound(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
         let image = "\(try TestEnvironment.registry())/berth/does-not-exist:1"
         let error = await #expect(throws: PluginError.self) {
             _ = try await docker.backend.start(DockerFixture.shell("true", image: image))
@@ -72,9 +72,9 @@ struct DockerImageTests {
         #expect(error?.message.contains(image) == true)
     }
 
-    @Test("pull policy never refuses an image the engine lacks")
-    func pullPolicyNever() async throws {
-        let docker = try await DockerFixture.open(["pull_policy": "never"])
+    @Test("pull policy never refuses an image the engine lacks", arguments: DockerFixture.Engine.allCases)
+    func pullPolicyNever(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine, ["pull_policy": "never"])
         let image = "\(try TestEnvironment.registry())/berth/busybox:never-pulled"
         let error = await #expect(throws: PluginError.self) {
             _ = try await docker.backend.start(DockerFixture.shell("true", image: image))

@@ -2,13 +2,13 @@ import BerthPluginKit
 import BerthTestSupport
 import Testing
 
-/// The Docker plugin, loaded as a shared library and driven through the C ABI, against the
-/// real test engine.
-@Suite("Docker plugin lifecycle", .serialized)
+/// The Docker plugins, loaded as shared libraries and driven through the C ABI: each test runs
+/// once on the local engine over its socket and once on the second engine over SSH.
+@Suite("Docker plugin lifecycle", .serialized, .sshd)
 struct DockerLifecycleTests {
-    @Test("exit 0 ends as exited with code 0")
-    func exitZero() async throws {
-        let docker = try await DockerFixture.open()
+    @Test("exit 0 ends as exited with code 0", arguments: DockerFixture.Engine.allCases)
+    func exitZero(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
         let (handle, status) = try await docker.run(DockerFixture.shell("true"))
         #expect(status.state == .exited)
         #expect(status.exitCode == 0)
@@ -16,18 +16,18 @@ struct DockerLifecycleTests {
         try await docker.backend.remove(handle)
     }
 
-    @Test("exit 3 keeps exit code 3")
-    func exitThree() async throws {
-        let docker = try await DockerFixture.open()
+    @Test("exit 3 keeps exit code 3", arguments: DockerFixture.Engine.allCases)
+    func exitThree(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
         let (handle, status) = try await docker.run(DockerFixture.shell("exit 3"))
         #expect(status.state == .exited)
         #expect(status.exitCode == 3)
         try await docker.backend.remove(handle)
     }
 
-    @Test("stop of sleep 300 ends within grace + 2 s")
-    func stopWithinGrace() async throws {
-        let docker = try await DockerFixture.open()
+    @Test("stop of sleep 300 ends within grace + 2 s", arguments: DockerFixture.Engine.allCases)
+    func stopWithinGrace(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
         let handle = try await docker.backend.start(DockerFixture.shell("sleep 300"))
         try await waitUntilRunning(docker.backend, handle)
         let clock = ContinuousClock()
@@ -42,9 +42,9 @@ struct DockerLifecycleTests {
         try await docker.backend.remove(handle)
     }
 
-    @Test("stdout and stderr are kept apart and in order")
-    func streamsApartAndInOrder() async throws {
-        let docker = try await DockerFixture.open()
+    @Test("stdout and stderr are kept apart and in order", arguments: DockerFixture.Engine.allCases)
+    func streamsApartAndInOrder(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
         let script = "for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done"
         let (handle, _) = try await docker.run(DockerFixture.shell(script))
         let chunks = try await TestPlugins.collect(docker.backend.logs(LogRequest(handle: handle)))
@@ -59,9 +59,9 @@ struct DockerLifecycleTests {
         try await docker.backend.remove(handle)
     }
 
-    @Test("followed logs arrive while running and end when the container ends")
-    func followEndsWithContainer() async throws {
-        let docker = try await DockerFixture.open()
+    @Test("followed logs arrive while running and end when the container ends", arguments: DockerFixture.Engine.allCases)
+    func followEndsWithContainer(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
         let handle = try await docker.backend.start(DockerFixture.shell("echo first; sleep 1; echo second"))
         let clock = ContinuousClock()
         let began = clock.now
@@ -73,19 +73,19 @@ struct DockerLifecycleTests {
         try await docker.backend.remove(handle)
     }
 
-    @Test("a followed stream outlives the per-request timeout")
-    func followOutlivesRequestTimeout() async throws {
+    @Test("a followed stream outlives the per-request timeout", arguments: DockerFixture.Engine.allCases)
+    func followOutlivesRequestTimeout(engine: DockerFixture.Engine) async throws {
         // Follows and the event stream must not inherit the 1 s deadline of ordinary calls.
-        let docker = try await DockerFixture.open(["request_timeout_seconds": 1])
+        let docker = try await DockerFixture.open(engine, ["request_timeout_seconds": 1])
         let handle = try await docker.backend.start(DockerFixture.shell("echo a; sleep 2; echo b"))
         let chunks = try await TestPlugins.collect(docker.backend.logs(LogRequest(handle: handle, follow: true)))
         #expect(chunks.map(\.text) == ["a\n", "b\n"])
         try await docker.backend.remove(handle)
     }
 
-    @Test("logs since a chunk's timestamp resume from it")
-    func logsSince() async throws {
-        let docker = try await DockerFixture.open()
+    @Test("logs since a chunk's timestamp resume from it", arguments: DockerFixture.Engine.allCases)
+    func logsSince(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
         let (handle, _) = try await docker.run(DockerFixture.shell("echo a; sleep 0.3; echo b; sleep 0.3; echo c"))
         let all = try await TestPlugins.collect(docker.backend.logs(LogRequest(handle: handle)))
         #expect(all.map(\.text) == ["a\n", "b\n", "c\n"])
@@ -95,9 +95,9 @@ struct DockerLifecycleTests {
         try await docker.backend.remove(handle)
     }
 
-    @Test("env, working dir, labels and a network of none reach the container")
-    func specReachesContainer() async throws {
-        let docker = try await DockerFixture.open()
+    @Test("env, working dir, labels and a network of none reach the container", arguments: DockerFixture.Engine.allCases)
+    func specReachesContainer(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
         var spec = DockerFixture.shell("echo $GREETING; pwd; ls /sys/class/net")
         spec.env = ["GREETING": "hello berth"]
         spec.workingDir = "/tmp"
@@ -115,9 +115,9 @@ struct DockerLifecycleTests {
         try await docker.backend.remove(handle)
     }
 
-    @Test("list by labels finds exactly what was started")
-    func listByLabels() async throws {
-        let docker = try await DockerFixture.open()
+    @Test("list by labels finds exactly what was started", arguments: DockerFixture.Engine.allCases)
+    func listByLabels(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
         var handles: [RuntimeHandle] = []
         for _ in 0..<3 {
             handles.append(try await docker.backend.start(DockerFixture.shell("true")))
@@ -135,9 +135,9 @@ struct DockerLifecycleTests {
         }
     }
 
-    @Test("events report running and exited with the exit code")
-    func events() async throws {
-        let docker = try await DockerFixture.open()
+    @Test("events report running and exited with the exit code", arguments: DockerFixture.Engine.allCases)
+    func events(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
         let events = docker.backend.events()
         var iterator = events.makeAsyncIterator()
         // The first event says the stream is connected.
@@ -162,9 +162,9 @@ struct DockerLifecycleTests {
         try await docker.backend.remove(handle)
     }
 
-    @Test("starting the same attempt twice adopts the first container")
-    func startTwiceAdopts() async throws {
-        let docker = try await DockerFixture.open()
+    @Test("starting the same attempt twice adopts the first container", arguments: DockerFixture.Engine.allCases)
+    func startTwiceAdopts(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
         let spec = DockerFixture.shell("sleep 5")
         let first = try await docker.backend.start(spec)
         let second = try await docker.backend.start(spec)
@@ -174,9 +174,9 @@ struct DockerLifecycleTests {
         _ = second
     }
 
-    @Test("health reports the engine, capacity the running attempts")
-    func healthAndCapacity() async throws {
-        let docker = try await DockerFixture.open(["max_concurrent": 3])
+    @Test("health reports the engine, capacity the running attempts", arguments: DockerFixture.Engine.allCases)
+    func healthAndCapacity(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine, ["max_concurrent": 3])
         let health = try await docker.backend.health()
         #expect(health.ok)
         #expect(health.engineVersion?.isEmpty == false)

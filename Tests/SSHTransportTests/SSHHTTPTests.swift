@@ -6,7 +6,7 @@ import Testing
 
 /// The remote engine's HTTP API through SSH channels running `docker system dial-stdio`,
 /// with the keep-alive pool that the SSH plugin will use.
-@Suite("HTTP over SSH channels", .serialized)
+@Suite("HTTP over SSH channels", .serialized, .sshd)
 struct SSHHTTPTests {
     @Test("the pool reuses one channel for sequential calls and stays within its budget")
     func poolOverChannels() async throws {

@@ -5,7 +5,7 @@ import SSHTransport
 import Testing
 
 /// SSH sessions against the real sshd of the test services (`scripts/test-services.sh up`).
-@Suite("SSH sessions against a real sshd", .serialized)
+@Suite("SSH sessions against a real sshd", .serialized, .sshd)
 struct SSHSessionTests {
     static func endpoint(key variable: String = "BERTH_TEST_SSH_KEY_ED25519", knownHosts: String = "BERTH_TEST_SSH_KNOWN_HOSTS", passphrase: String? = nil) throws -> SSHEndpoint {
         SSHEndpoint(

@@ -94,6 +94,7 @@ public actor ExecutionSupervisor {
                         logger.notice("host connection changed", metadata: [
                             "host": "\(host)", "available": "\(available)", "message": "\(message)",
                         ])
+                        if available { Task { await self.catchUp(host: host, backend: backend) } }
                     }
                     continue
                 }
@@ -101,6 +102,22 @@ public actor ExecutionSupervisor {
             }
         } catch {
             logger.error("event stream ended", metadata: ["host": "\(host)", "error": "\(error)"])
+        }
+    }
+
+    /// Asks the host for the status of every attempt followed on it, after its connection came
+    /// (back): what ended while the link was down is recorded, what still runs stays followed.
+    private func catchUp(host: String, backend: PluginInstance) async {
+        let followed = trackers.filter { $0.value.host == host && $0.value.handle != nil && !$0.value.finished }
+        for (key, tracker) in followed {
+            guard let handle = tracker.handle else { continue }
+            do {
+                await apply(try await backend.inspect(handle), to: key)
+            } catch {
+                logger.warning("could not inspect an attempt after the host came back", metadata: [
+                    "execution": "\(key.execution)", "host": "\(host)", "error": "\(error)",
+                ])
+            }
         }
     }
 
@@ -158,7 +175,9 @@ public actor ExecutionSupervisor {
         }
         tracker.handle = handle
         let pump = LogPump(store: store, interval: options.logBatchInterval, logger: logger)
-        let logs = backend.logs(LogRequest(handle: handle, follow: true))
+        let logs: @Sendable (Timestamp?) -> PluginStream<LogChunk> = { since in
+            backend.logs(LogRequest(handle: handle, follow: true, since: since))
+        }
         tracker.logPump = Task { await pump.run(logs, execution: key.execution, attempt: key.attempt) }
         logger.info("attempt started", metadata: ["attempt": "\(attempt)", "handle": "\(handle)"])
         if tracker.stopGrace == nil, let current = try? await store.execution(id: execution.id), current.state.isTerminal {

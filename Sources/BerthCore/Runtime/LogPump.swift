@@ -23,8 +23,16 @@ struct LogPump: Sendable {
         let state = Mutex(State())
     }
 
-    /// Stores everything `stream` yields until it ends (or the task is cancelled).
-    func run(_ stream: PluginStream<LogChunk>, execution: UUID, attempt: Int) async {
+    /// Stores everything the followed stream yields until it ends (or the task is cancelled).
+    ///
+    /// When the stream fails with a retryable error (the host's connection dropped), it is
+    /// opened again from the last chunk's timestamp after a backoff, and chunks already read are
+    /// not stored twice; so output written while the link was down is still stored, in order.
+    /// - Parameters:
+    ///   - open: Opens the followed stream at or after a time (nil: from the start).
+    ///   - execution: The execution, for the stored chunks.
+    ///   - attempt: The attempt, for the stored chunks.
+    func run(_ open: @escaping @Sendable (Timestamp?) -> PluginStream<LogChunk>, execution: UUID, attempt: Int) async {
         let pending = Pending()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -38,15 +46,30 @@ struct LogPump: Sendable {
                     if finished { return }
                 }
             }
-            do {
-                for try await chunk in stream {
-                    let record = NewLogChunk(
-                        executionID: execution, attempt: attempt, stream: chunk.stream, bytes: chunk.data,
-                        timestamp: Date(timeIntervalSince1970: chunk.timestamp.secondsSinceEpoch))
-                    pending.state.withLock { $0.chunks.append(record) }
+            var resume = LogResumePoint()
+            var backoff = 0.2
+            while !Task.isCancelled {
+                resume.beginPass()
+                do {
+                    for try await chunk in open(resume.since) {
+                        guard resume.admit(chunk) else { continue }
+                        let record = NewLogChunk(
+                            executionID: execution, attempt: attempt, stream: chunk.stream, bytes: chunk.data,
+                            timestamp: Date(timeIntervalSince1970: chunk.timestamp.secondsSinceEpoch))
+                        pending.state.withLock { $0.chunks.append(record) }
+                        backoff = 0.2
+                    }
+                    break
+                } catch let error as PluginError where error.retryable {
+                    logger.warning("log stream lost; resuming", metadata: [
+                        "error": "\(error)", "since": "\(resume.since.map(\.rfc3339) ?? "start")",
+                    ])
+                    try? await Task.sleep(for: .seconds(backoff))
+                    backoff = min(backoff * 2, 2)
+                } catch {
+                    logger.error("log stream failed", metadata: ["error": "\(error)"])
+                    break
                 }
-            } catch {
-                logger.error("log stream failed", metadata: ["error": "\(error)"])
             }
             pending.state.withLock { $0.finished = true }
         }

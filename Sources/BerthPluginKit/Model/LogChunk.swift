@@ -53,7 +53,7 @@ public struct LogRequest: Sendable, Hashable, JSONRepresentable {
     public var handle: RuntimeHandle
     /// Keep streaming new output until the attempt ends.
     public var follow: Bool
-    /// Only output recorded after this time.
+    /// Only output recorded at or after this time (inclusive, as Docker's `since`).
     public var since: Timestamp?
 
     /// A log request.

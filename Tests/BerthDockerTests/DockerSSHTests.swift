@@ -1,0 +1,179 @@
+import BerthCore
+import BerthPluginKit
+import BerthPostgres
+import BerthTestSupport
+import Foundation
+import Testing
+
+/// The `docker-ssh` plugin on the second engine through the test sshd: the errors a user acts
+/// on, many followed executions on one SSH connection, and sshd going away mid-run.
+@Suite("Docker over SSH", .serialized, .postgresServer, .sshd)
+struct DockerSSHTests {
+    private func open(_ settings: [String: JSONValue]) async throws -> PluginInstance {
+        try await TestPlugins.open(library: "libBerthDockerSSH.so", host: "remote", settings: .object(settings))
+    }
+
+    /// The error of the first call that needs the engine, and what health says meanwhile.
+    private func firstFailure(_ settings: [String: JSONValue]) async throws -> (PluginError?, Health) {
+        let backend = try await open(settings)
+        let error = await #expect(throws: PluginError.self) { _ = try await backend.start(DockerFixture.shell("true")) }
+        let health = try await backend.health()
+        await backend.close()
+        return (error, health)
+    }
+
+    @Test("a rejected key is permission_denied naming the user and the key file; health says so")
+    func rejectedKey() async throws {
+        let key = try TestEnvironment.require("BERTH_TEST_SSH_KEY_UNAUTHORIZED")
+        let user = try TestEnvironment.require("BERTH_TEST_SSH_USER")
+        let (error, health) = try await firstFailure(try TestEnvironment.dockerSSHSettings(key: "BERTH_TEST_SSH_KEY_UNAUTHORIZED"))
+        #expect(error?.code == .permissionDenied)
+        #expect(error?.message.contains(key) == true)
+        #expect(error?.message.contains(user) == true)
+        #expect(health.ok == false)
+        #expect(health.message.contains(key))
+    }
+
+    @Test("an unknown host key and a changed one are refused, naming the host and the SHA-256 fingerprint")
+    func hostKeys() async throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("berth-known-\(TestEnvironment.uniqueID())")
+        FileManager.default.createFile(atPath: empty.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        var unknown = try TestEnvironment.dockerSSHSettings()
+        unknown["known_hosts"] = .string(empty.path)
+        let hostPort = "\(try TestEnvironment.require("BERTH_TEST_SSH_HOST")):\(try TestEnvironment.require("BERTH_TEST_SSH_PORT"))"
+        let (unknownError, _) = try await firstFailure(unknown)
+        #expect(unknownError?.code == .permissionDenied)
+        #expect(unknownError?.message.contains(hostPort) == true)
+        #expect(unknownError?.message.contains("SHA256:") == true)
+        let (changedError, _) = try await firstFailure(try TestEnvironment.dockerSSHSettings(knownHosts: "BERTH_TEST_SSH_KNOWN_HOSTS_WRONG"))
+        #expect(changedError?.code == .permissionDenied)
+        #expect(changedError?.message.contains(hostPort) == true)
+        #expect(changedError?.message.contains("SHA256:") == true)
+        #expect(changedError?.message != unknownError?.message)
+    }
+
+    @Test("a refused connection is unavailable naming address and port")
+    func refused() async throws {
+        var settings = try TestEnvironment.dockerSSHSettings()
+        settings["port"] = 9  // discard: nothing listens on it here
+        let (error, health) = try await firstFailure(settings)
+        #expect(error?.code == .unavailable)
+        #expect(error?.message.contains("127.0.0.1:9") == true)
+        #expect(health.ok == false)
+    }
+
+    @Test("a missing remote command is named")
+    func missingRemoteCommand() async throws {
+        var settings = try TestEnvironment.dockerSSHSettings()
+        settings["remote_command"] = "berth-no-such-command dial-stdio"
+        let (error, _) = try await firstFailure(settings)
+        #expect(error?.message.contains("berth-no-such-command dial-stdio") == true)
+    }
+
+    @Test("bad settings are invalid_config naming the key; the passphrase is never in a message")
+    func badSettings() async throws {
+        let plugin = try LoadedPlugin.load(file: TestEnvironment.pluginFolder + "/libBerthDockerSSH.so")
+        var noKey = try TestEnvironment.dockerSSHSettings()
+        noKey["identity_file"] = nil
+        noKey["passphrase"] = "secret-passphrase-42"
+        let error = await #expect(throws: PluginError.self) {
+            _ = try await plugin.open(settings: .object(noKey), host: "remote", server: "s")
+        }
+        #expect(error?.code == .invalidConfig)
+        #expect(error?.message.contains("identity_file") == true)
+        #expect(error?.message.contains("secret-passphrase-42") == false)
+        var badPort = try TestEnvironment.dockerSSHSettings()
+        badPort["port"] = 70000
+        let portError = await #expect(throws: PluginError.self) {
+            _ = try await plugin.open(settings: .object(badPort), host: "remote", server: "s")
+        }
+        #expect(portError?.message.contains("settings.port") == true)
+    }
+
+    @Test("50 executions run and are followed at once on one SSH host, with complete logs")
+    func fiftyFollowed() async throws {
+        try await RuntimeFixture.with(hosts: [try RuntimeFixture.remoteHost(["max_concurrent": 50])], maxConnections: 8) { runtime in
+            var ids: [UUID] = []
+            for index in 0..<50 {
+                ids.append(try await runtime.submitAndLaunch(
+                    "echo start-\(index); sleep 2; echo end-\(index) >&2; exit \(index % 3)", host: "remote"))
+            }
+            for (index, id) in ids.enumerated() {
+                let execution = try await runtime.waitUntilTerminal(id, timeout: .seconds(120))
+                #expect(execution.exitCode == Int32(index % 3), "execution \(index)")
+                #expect(execution.state == (index % 3 == 0 ? .succeeded : .failed))
+                #expect(try await runtime.output(id) == "start-\(index)\n")
+                #expect(try await runtime.output(id, .stderr) == "end-\(index)\n")
+            }
+        }
+    }
+
+    @Test("one execution on each of two engines at once: local over its socket, remote over SSH")
+    func twoEnginesAtOnce() async throws {
+        try await RuntimeFixture.with(hosts: [try RuntimeFixture.localHost(), try RuntimeFixture.remoteHost()]) { runtime in
+            let script = "echo on-$(hostname); sleep 3"
+            let local = try await runtime.submitAndLaunch(script, host: "local")
+            let remote = try await runtime.submitAndLaunch(script, host: "remote")
+            _ = try await runtime.waitFor(local, "running") { $0.state == .running }
+            _ = try await runtime.waitFor(remote, "running") { $0.state == .running }
+            // Both run now, each on its own engine: the remote container is on the second
+            // engine's socket and not on the first's.
+            #expect(try await runtime.store.execution(id: local)?.state == .running)
+            let remoteEngine = try await TestPlugins.open(
+                library: "libBerthDocker.so", settings: ["socket_path": .string(try TestEnvironment.require("BERTH_TEST_REMOTE_DOCKER_SOCKET"))])
+            let localEngine = try await TestPlugins.open(
+                library: "libBerthDocker.so", settings: ["socket_path": .string(try TestEnvironment.dockerSocket())])
+            let remoteLabel = [BerthLabel.execution: remote.uuidString.lowercased()]
+            let localLabel = [BerthLabel.execution: local.uuidString.lowercased()]
+            #expect(try await remoteEngine.list(labels: remoteLabel).count == 1)
+            #expect(try await localEngine.list(labels: remoteLabel).isEmpty)
+            #expect(try await localEngine.list(labels: localLabel).count == 1)
+            #expect(try await remoteEngine.list(labels: localLabel).isEmpty)
+            for id in [local, remote] {
+                let execution = try await runtime.waitUntilTerminal(id)
+                #expect(execution.state == .succeeded)
+            }
+            #expect(try await runtime.store.execution(id: remote)?.host == "remote")
+            await remoteEngine.close()
+            await localEngine.close()
+        }
+    }
+}
+
+/// sshd stopped while an execution runs on the remote engine, then started again.
+@Suite("Docker over SSH when sshd goes away", .postgresServer, .sshdExclusive)
+struct DockerSSHOutageTests {
+    @Test("the host turns unhealthy; once sshd is back the execution reaches its true end with all its logs")
+    func sshdStoppedMidRun() async throws {
+        try await RuntimeFixture.with(hosts: [try RuntimeFixture.remoteHost()]) { runtime in
+            let id = try await runtime.submitAndLaunch(
+                "echo before; sleep 3; echo during-outage; echo on-stderr >&2; exit 3", host: "remote")
+            _ = try await runtime.waitFor(id, "running") { $0.state == .running }
+            for _ in 0..<100 where try await runtime.output(id) != "before\n" {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(try await runtime.output(id) == "before\n")
+            try TestEnvironment.runRigCommand("BERTH_TEST_SSHD_STOP")
+            do {
+                let backend = try await runtime.plugins.backend(forHost: "remote")
+                let health = try await backend.health()
+                #expect(health.ok == false, "health while sshd is down: \(health.message)")
+                // The container ends while the link is down.
+                try await Task.sleep(for: .seconds(5))
+                #expect(try await runtime.store.execution(id: id)?.state == .running)
+            } catch {
+                try TestEnvironment.runRigCommand("BERTH_TEST_SSHD_START")
+                throw error
+            }
+            try TestEnvironment.runRigCommand("BERTH_TEST_SSHD_START")
+            let execution = try await runtime.waitUntilTerminal(id, timeout: .seconds(60))
+            #expect(execution.state == .failed)
+            #expect(execution.exitCode == 3)
+            #expect(try await runtime.output(id) == "before\nduring-outage\n")
+            #expect(try await runtime.output(id, .stderr) == "on-stderr\n")
+            let backend = try await runtime.plugins.backend(forHost: "remote")
+            #expect(try await backend.health().ok)
+        }
+    }
+}
