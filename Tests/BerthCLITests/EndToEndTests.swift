@@ -7,12 +7,9 @@ import Testing
 import Glibc
 #endif
 
-/// `berth serve` with an embedded PostgreSQL and the test Docker engine, driven by `berth run`
-/// as a user would: separate processes, real sockets.
-@Suite(
-    "berth serve and berth run",
-    .serialized,
-    .enabled(if: ProcessInfo.processInfo.environment["BERTH_TEST_DOCKER_SOCKET"] != nil, "needs the test services (scripts/test-services.sh up)"))
+/// `berth serve` with an embedded PostgreSQL, the test Docker engine and the second engine over
+/// the test sshd, driven by `berth run` as a user would: separate processes, real sockets.
+@Suite("berth serve and berth run", .serialized, .sshd)
 struct EndToEndTests {
     @Test func runExitsWithTheContainersCodeAndServerStopsCleanly() async throws {
         let socket = try TestEnvironment.dockerSocket()
@@ -31,6 +28,14 @@ struct EndToEndTests {
               - name: local
                 plugin: docker
                 settings: {socket_path: \(socket), pull_policy: if_not_present}
+              - name: remote
+                plugin: docker-ssh
+                settings:
+                  address: \(try TestEnvironment.require("BERTH_TEST_SSH_HOST"))
+                  port: \(try TestEnvironment.require("BERTH_TEST_SSH_PORT"))
+                  user: \(try TestEnvironment.require("BERTH_TEST_SSH_USER"))
+                  identity_file: \(try TestEnvironment.require("BERTH_TEST_SSH_KEY_ED25519"))
+                  known_hosts: \(try TestEnvironment.require("BERTH_TEST_SSH_KNOWN_HOSTS"))
             """.write(to: configFile, atomically: true, encoding: .utf8)
 
         let server = try Subprocess(Subprocess.berth, ["serve", "--config", configFile.path])
@@ -62,6 +67,12 @@ struct EndToEndTests {
         #expect(run.stderr == "oops\n")
         #expect(run.status == 3)
 
+        let remote = try await Subprocess.berth(
+            ["run", "--host", "remote", TestEnvironment.localImage, "sh", "-c", "echo over-ssh; exit 4"],
+            environment: ["BERTH_URL": url], timeout: 120)
+        #expect(remote.stdout == "over-ssh\n", "stderr: \(remote.stderr)")
+        #expect(remote.status == 4)
+
         let ok = try await Subprocess.berth(["run", "--name", "e2e-ok", TestEnvironment.localImage, "true"], environment: ["BERTH_URL": url], timeout: 120)
         #expect(ok.status == 0, "\(ok.stderr)")
 
@@ -75,6 +86,8 @@ struct EndToEndTests {
         let hosts = try await Subprocess.berth(["hosts", "--json"], environment: ["BERTH_URL": url])
         #expect(hosts.status == 0)
         #expect(hosts.stdout.contains("\"local\""))
+        #expect(hosts.stdout.contains("\"remote\""))
+        #expect(hosts.stdout.contains("docker-ssh"))
 
         let detached = try await Subprocess.berth(
             ["run", "--detach", TestEnvironment.localImage, "sh", "-c", "echo a; sleep 1; echo b >&2; echo c"],

@@ -109,32 +109,33 @@ struct DockerSSHTests {
         }
     }
 
-    @Test("one execution on each of two engines at once: local over its socket, remote over SSH")
+    @Test("the scheduler runs one execution on each of two engines at once: local over its socket, remote over SSH")
     func twoEnginesAtOnce() async throws {
-        try await RuntimeFixture.with(hosts: [try RuntimeFixture.localHost(), try RuntimeFixture.remoteHost()]) { runtime in
+        let hosts = [try RuntimeFixture.localHost(), try RuntimeFixture.remoteHost()]
+        try await RuntimeFixture.with(hosts: hosts, maxConnections: 8, scheduling: true) { runtime in
             let script = "echo on-$(hostname); sleep 3"
-            let local = try await runtime.submitAndLaunch(script, host: "local")
-            let remote = try await runtime.submitAndLaunch(script, host: "remote")
-            _ = try await runtime.waitFor(local, "running") { $0.state == .running }
-            _ = try await runtime.waitFor(remote, "running") { $0.state == .running }
-            // Both run now, each on its own engine: the remote container is on the second
-            // engine's socket and not on the first's.
-            #expect(try await runtime.store.execution(id: local)?.state == .running)
+            let local = try await runtime.submit(script, host: "local").id
+            let remote = try await runtime.submit(script, host: "remote").id
+            let unaimed = try await runtime.submit(script).id
+            for id in [local, remote, unaimed] {
+                _ = try await runtime.waitFor(id, "running") { $0.state == .running }
+            }
+            // All three run now, each where it was aimed (the unaimed one on the default host):
+            // the remote container is on the second engine's socket and not on the first's.
             let remoteEngine = try await TestPlugins.open(
                 library: "libBerthDocker.so", settings: ["socket_path": .string(try TestEnvironment.require("BERTH_TEST_REMOTE_DOCKER_SOCKET"))])
             let localEngine = try await TestPlugins.open(
                 library: "libBerthDocker.so", settings: ["socket_path": .string(try TestEnvironment.dockerSocket())])
-            let remoteLabel = [BerthLabel.execution: remote.uuidString.lowercased()]
-            let localLabel = [BerthLabel.execution: local.uuidString.lowercased()]
-            #expect(try await remoteEngine.list(labels: remoteLabel).count == 1)
-            #expect(try await localEngine.list(labels: remoteLabel).isEmpty)
-            #expect(try await localEngine.list(labels: localLabel).count == 1)
-            #expect(try await remoteEngine.list(labels: localLabel).isEmpty)
-            for id in [local, remote] {
+            for (id, engine, other) in [(local, localEngine, remoteEngine), (remote, remoteEngine, localEngine), (unaimed, localEngine, remoteEngine)] {
+                let label = [BerthLabel.execution: id.uuidString.lowercased()]
+                #expect(try await engine.list(labels: label).count == 1)
+                #expect(try await other.list(labels: label).isEmpty)
+            }
+            for (id, host) in [(local, "local"), (remote, "remote"), (unaimed, "local")] {
                 let execution = try await runtime.waitUntilTerminal(id)
                 #expect(execution.state == .succeeded)
+                #expect(execution.host == host)
             }
-            #expect(try await runtime.store.execution(id: remote)?.host == "remote")
             await remoteEngine.close()
             await localEngine.close()
         }

@@ -5,12 +5,15 @@ import BerthTestSupport
 import Foundation
 import Testing
 
-/// A migrated store and a started supervisor over real plugin hosts: `local` (the test engine
-/// over its socket) and, when asked, `remote` (the second engine over the test sshd).
+/// A migrated store and a started supervisor (and, when asked, a leading scheduler) over real
+/// plugin hosts: `local` (the test engine over its socket) and `remote` (the second engine over
+/// the test sshd).
 struct RuntimeFixture {
     let store: PostgresStore
     let supervisor: ExecutionSupervisor
     let plugins: PluginHost
+    /// The scheduler, when the fixture was made with `scheduling: true`.
+    let scheduler: Scheduler?
 
     /// The `local` host's configuration.
     static func localHost() throws -> TargetHostConfiguration {
@@ -24,27 +27,65 @@ struct RuntimeFixture {
         return TargetHostConfiguration(name: "remote", plugin: "docker-ssh", settings: .object(settings))
     }
 
-    /// Runs `body` with a supervisor over `hosts`, shut down afterwards.
+    /// Runs `body` with a supervisor over `hosts`, shut down afterwards. With `scheduling`, a
+    /// scheduler (placing on the first host by default) leads before `body` starts.
     static func with(
-        hosts: [TargetHostConfiguration], maxConnections: Int = 4, _ body: (RuntimeFixture) async throws -> Void
+        hosts: [TargetHostConfiguration], maxConnections: Int = 4, scheduling: Bool = false,
+        _ body: (RuntimeFixture) async throws -> Void
     ) async throws {
         try await TestServer.withStore(maxConnections: maxConnections) { store, _ in
             let plugins = PluginHost(configuration: PluginHostConfiguration(
                 hosts: hosts, serverID: "berth-test-" + TestEnvironment.uniqueID()))
             await plugins.start()
             let supervisor = ExecutionSupervisor(store: store, plugins: plugins, logger: TestServer.logger)
-            await supervisor.start()
-            let fixture = RuntimeFixture(store: store, supervisor: supervisor, plugins: plugins)
-            do {
-                try await body(fixture)
-            } catch {
+            var scheduler: Scheduler?
+            var schedulerTask: Task<Void, Never>?
+            if scheduling {
+                var configuration = SchedulerConfiguration(defaultHost: hosts[0].name)
+                configuration.leaderLockKey = .random(in: 1...Int64.max)
+                configuration.stopGraceSeconds = 2
+                let leader = Scheduler(
+                    store: store, plugins: plugins, supervisor: supervisor, configuration: configuration, logger: TestServer.logger)
+                scheduler = leader
+                schedulerTask = Task { await leader.run() }
+            } else {
+                await supervisor.start()
+            }
+            let fixture = RuntimeFixture(store: store, supervisor: supervisor, plugins: plugins, scheduler: scheduler)
+            func shutDown() async {
+                if let scheduler, let schedulerTask {
+                    await scheduler.shutdown()
+                    await schedulerTask.value
+                }
                 await supervisor.shutdown()
                 await plugins.shutdown()
+            }
+            do {
+                if let scheduler { try await until("the scheduler leads") { await scheduler.isLeader } }
+                try await body(fixture)
+            } catch {
+                await shutDown()
                 throw error
             }
-            await supervisor.shutdown()
-            await plugins.shutdown()
+            await shutDown()
         }
+    }
+
+    /// Waits until `condition` holds.
+    static func until(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw PluginError(.timeout, "timed out waiting: \(what)")
+    }
+
+    /// Creates an execution of `script`, for the scheduler to place (on `host` when given).
+    func submit(_ script: String, host: String? = nil) async throws -> Execution {
+        try await store.createExecution(NewExecution(
+            owner: "tester", image: TestEnvironment.localImage, args: ["sh", "-c", script], targetHost: host))
     }
 
     /// Creates an execution of `script` aimed at `host`, claims it and launches it.

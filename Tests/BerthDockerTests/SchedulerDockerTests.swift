@@ -8,56 +8,13 @@ import Testing
 /// The Scheduler end to end on the real Docker engine and PostgreSQL.
 @Suite("Scheduler on Docker and PostgreSQL", .postgresServer, .serialized)
 struct SchedulerDockerTests {
-    private func withScheduler(_ body: (PostgresStore, Scheduler, PluginHost) async throws -> Void) async throws {
-        let socket = try TestEnvironment.dockerSocket()
-        try await TestServer.withStore(maxConnections: 8) { store, _ in
-            let plugins = PluginHost(configuration: PluginHostConfiguration(
-                hosts: [TargetHostConfiguration(name: "local", plugin: "docker", settings: ["socket_path": .string(socket)])],
-                serverID: "berth-test-" + TestEnvironment.uniqueID()))
-            await plugins.start()
-            let supervisor = ExecutionSupervisor(store: store, plugins: plugins, logger: TestServer.logger)
-            var configuration = SchedulerConfiguration(defaultHost: "local")
-            configuration.leaderLockKey = .random(in: 1...Int64.max)
-            configuration.stopGraceSeconds = 2
-            let scheduler = Scheduler(store: store, plugins: plugins, supervisor: supervisor, configuration: configuration, logger: TestServer.logger)
-            let task = Task { await scheduler.run() }
-            do {
-                try await until("the scheduler leads") { await scheduler.isLeader }
-                try await body(store, scheduler, plugins)
-            } catch {
-                await scheduler.shutdown()
-                await task.value
-                await supervisor.shutdown()
-                await plugins.shutdown()
-                throw error
-            }
-            await scheduler.shutdown()
-            await task.value
-            await supervisor.shutdown()
-            await plugins.shutdown()
-        }
-    }
-
-    private func until(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw PluginError(.timeout, "timed out waiting: \(what)")
-    }
-
-    private func submit(_ store: PostgresStore, _ script: String) async throws -> Execution {
-        try await store.createExecution(NewExecution(owner: "tester", image: TestEnvironment.localImage, args: ["sh", "-c", script]))
-    }
-
     @Test("a container goes through the scheduler to succeeded with its logs")
     func runToSucceeded() async throws {
-        try await withScheduler { store, _, plugins in
-            let created = try await submit(store, "echo hello; echo world")
+        try await RuntimeFixture.with(hosts: [try RuntimeFixture.localHost()], maxConnections: 8, scheduling: true) { runtime in
+            let (store, plugins) = (runtime.store, runtime.plugins)
+            let created = try await runtime.submit("echo hello; echo world")
             var execution = created
-            try await until("the execution ends") {
+            try await RuntimeFixture.until("the execution ends") {
                 execution = try await store.execution(id: created.id) ?? execution
                 return execution.state.isTerminal
             }
@@ -67,7 +24,7 @@ struct SchedulerDockerTests {
             let stdout = try await store.logs(LogQuery(executionID: created.id)).map { String(decoding: $0.bytes, as: UTF8.self) }.joined()
             #expect(stdout == "hello\nworld\n")
             let docker = try await plugins.backend(forHost: "local")
-            try await until("the container is removed") {
+            try await RuntimeFixture.until("the container is removed") {
                 try await docker.list(labels: [BerthLabel.execution: created.id.uuidString.lowercased()]).isEmpty
             }
         }
@@ -75,21 +32,22 @@ struct SchedulerDockerTests {
 
     @Test("cancel of `sleep 300` ends promptly with state cancelled and the container gone")
     func cancelSleep() async throws {
-        try await withScheduler { store, scheduler, plugins in
-            let created = try await submit(store, "sleep 300")
-            try await until("the execution runs") { try await store.execution(id: created.id)?.state == .running }
+        try await RuntimeFixture.with(hosts: [try RuntimeFixture.localHost()], maxConnections: 8, scheduling: true) { runtime in
+            let (store, plugins, scheduler) = (runtime.store, runtime.plugins, try #require(runtime.scheduler))
+            let created = try await runtime.submit("sleep 300")
+            try await RuntimeFixture.until("the execution runs") { try await store.execution(id: created.id)?.state == .running }
             let clock = ContinuousClock()
             let asked = clock.now
             let cancelled = try #require(try await scheduler.cancel(created.id, reason: "cancelled by user"))
             #expect(cancelled.state == .cancelled)
             #expect(cancelled.stateReason == "cancelled by user")
             let docker = try await plugins.backend(forHost: "local")
-            try await until("the container is stopped and removed", timeout: .seconds(20)) {
+            try await RuntimeFixture.until("the container is stopped and removed", timeout: .seconds(20)) {
                 try await docker.list(labels: [BerthLabel.execution: created.id.uuidString.lowercased()]).isEmpty
             }
             let took = clock.now - asked
             #expect(took < .seconds(10), "container gone after \(took)")
-            try await until("the attempt is marked finished") { try await store.attempts(of: created.id).first?.finishedAt != nil }
+            try await RuntimeFixture.until("the attempt is marked finished") { try await store.attempts(of: created.id).first?.finishedAt != nil }
             let final = try #require(try await store.execution(id: created.id))
             #expect(final.state == .cancelled)
             let states = try await store.events(of: created.id, afterSeq: nil, limit: 10).map(\.toState)

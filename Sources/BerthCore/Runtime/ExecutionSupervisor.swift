@@ -108,12 +108,14 @@ public actor ExecutionSupervisor {
     /// Asks the host for the status of every attempt followed on it, after its connection came
     /// (back): what ended while the link was down is recorded, what still runs stays followed.
     private func catchUp(host: String, backend: PluginInstance) async {
-        let followed = trackers.filter { $0.value.host == host && $0.value.handle != nil && !$0.value.finished }
-        for (key, tracker) in followed {
-            guard let handle = tracker.handle else { continue }
+        let keys = trackers.filter { $0.value.host == host }.map(\.key)
+        for key in keys {
+            // Each await lets events in: an attempt may have been recorded as ended meanwhile.
+            guard let tracker = trackers[key], !tracker.finished, let handle = tracker.handle else { continue }
             do {
                 await apply(try await backend.inspect(handle), to: key)
             } catch {
+                guard let still = trackers[key], !still.finished else { continue }
                 logger.warning("could not inspect an attempt after the host came back", metadata: [
                     "execution": "\(key.execution)", "host": "\(host)", "error": "\(error)",
                 ])
