@@ -178,6 +178,16 @@ let package = Package(
             path: "bench/BerthBench",
             swiftSettings: swiftSettings
         ),
+        // Benchmark: submit → running over SSH against the Docker CLI (bench/docker-ssh.sh).
+        .executableTarget(
+            name: "DockerSSHBench",
+            dependencies: [
+                "BerthPluginKit", "BerthCore", "BerthPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/DockerSSHBench",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "BerthPluginKitTests",
             dependencies: ["BerthPluginKit"],

@@ -23,11 +23,13 @@ struct DockerSSHSettings {
                           "description": "Private key file: ed25519 or ecdsa (rsa keys need a server that accepts ssh-rsa signatures)."],
         "passphrase": ["type": "string", "description": "Passphrase of the identity file. Never logged."],
         "use_agent": ["type": "boolean", "default": false,
-                      "description": "Also try the keys of the ssh-agent at SSH_AUTH_SOCK."],
+                      "description": "Also try the keys of an ssh-agent."],
+        "agent_socket": ["type": "string", "minLength": 1,
+                         "description": "The ssh-agent's socket (default: SSH_AUTH_SOCK of the server's environment)."],
         "known_hosts": ["type": "string", "minLength": 1,
                         "description": "known_hosts file holding the server's key (default ~/.ssh/known_hosts)."],
         "strict_host_key_checking": ["type": "boolean", "default": true,
-                                     "description": "Refuse a server whose key is not in known_hosts. Turn off only on a trusted network."],
+                                     "description": "Refuse a server whose key is not in known_hosts. Off: an unknown key is accepted (a changed one never). Turn off only on a trusted network."],
         "connect_timeout_seconds": ["type": "number", "exclusiveMinimum": 0, "default": 10,
                                     "description": "Seconds for connecting, the handshake and the login."],
         "keepalive_seconds": ["type": "integer", "minimum": 0, "default": 15,
@@ -64,6 +66,7 @@ struct DockerSSHSettings {
             endpoint = SSHEndpoint(
                 address: try reader.string("address"), port: Int(port), user: try reader.string("user"),
                 identityFile: identityFile, passphrase: try reader.optionalString("passphrase"), useAgent: useAgent,
+                agentSocket: try reader.optionalString("agent_socket"),
                 knownHostsFile: try reader.optionalString("known_hosts") ?? "\(home)/.ssh/known_hosts",
                 strictHostKeyChecking: try reader.optionalBool("strict_host_key_checking") ?? true,
                 connectTimeout: connectTimeout, keepaliveInterval: Int(keepalive))

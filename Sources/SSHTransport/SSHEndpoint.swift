@@ -10,11 +10,14 @@ public struct SSHEndpoint: Sendable, Hashable {
     public var identityFile: String?
     /// The key's passphrase, if it has one. Never logged, never in a message.
     public var passphrase: String?
-    /// Try the keys of the ssh-agent at `SSH_AUTH_SOCK` too.
+    /// Try the keys of an ssh-agent too.
     public var useAgent: Bool
+    /// The agent's socket; nil for `SSH_AUTH_SOCK`.
+    public var agentSocket: String?
     /// The known_hosts file the server's key must be in; nil with strict checking fails.
     public var knownHostsFile: String?
-    /// Refuse servers whose key is not in `knownHostsFile` (the default).
+    /// Refuse servers whose key is not in `knownHostsFile` (the default). Without it an
+    /// unknown key is accepted, but a key that differs from `knownHostsFile` is still refused.
     public var strictHostKeyChecking: Bool
     /// Seconds allowed for connecting, the handshake and the login.
     public var connectTimeout: Double
@@ -24,7 +27,7 @@ public struct SSHEndpoint: Sendable, Hashable {
     /// An endpoint.
     public init(
         address: String, port: Int = 22, user: String, identityFile: String? = nil, passphrase: String? = nil,
-        useAgent: Bool = false, knownHostsFile: String? = nil, strictHostKeyChecking: Bool = true,
+        useAgent: Bool = false, agentSocket: String? = nil, knownHostsFile: String? = nil, strictHostKeyChecking: Bool = true,
         connectTimeout: Double = 10, keepaliveInterval: Int = 15
     ) {
         self.address = address
@@ -33,6 +36,7 @@ public struct SSHEndpoint: Sendable, Hashable {
         self.identityFile = identityFile
         self.passphrase = passphrase
         self.useAgent = useAgent
+        self.agentSocket = agentSocket
         self.knownHostsFile = knownHostsFile
         self.strictHostKeyChecking = strictHostKeyChecking
         self.connectTimeout = connectTimeout

@@ -99,8 +99,9 @@ struct SSHLogin {
             throw PluginError(.unavailable, "ssh \(endpoint.hostPort): the server sent no host key")
         }
         let fingerprint = Self.fingerprint(session)
-        guard endpoint.strictHostKeyChecking else { return }
+        let strict = endpoint.strictHostKeyChecking
         guard let file = endpoint.knownHostsFile else {
+            if !strict { return }
             throw PluginError(
                 .permissionDenied,
                 "ssh \(endpoint.hostPort): host key \(fingerprint) cannot be checked: no known_hosts file is configured")
@@ -110,6 +111,7 @@ struct SSHLogin {
         }
         defer { libssh2_knownhost_free(hosts) }
         guard libssh2_knownhost_readfile(hosts, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH) >= 0 else {
+            if !strict { return }
             throw PluginError(.invalidConfig, "ssh \(endpoint.hostPort): cannot read known_hosts file \(file)")
         }
         let typeMask: Int32 = switch keyType {
@@ -131,6 +133,7 @@ struct SSHLogin {
                 .permissionDenied,
                 "ssh \(endpoint.hostPort): host key CHANGED: the server offers \(fingerprint), which does not match \(file)")
         case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+            if !strict { return }
             throw PluginError(
                 .permissionDenied,
                 "ssh \(endpoint.hostPort): unknown host key \(fingerprint): add it to \(file) after checking it")
@@ -156,8 +159,10 @@ struct SSHLogin {
             tried.append("key \(key) (\(Self.lastError(session)))\(Self.rsaHint(key))")
         }
         if endpoint.useAgent {
-            if try authenticateWithAgent(session) { return }
-            tried.append("the ssh-agent's keys")
+            switch authenticateWithAgent(session) {
+            case nil: return
+            case let problem?: tried.append(problem)
+            }
         }
         guard !tried.isEmpty else {
             throw PluginError(.invalidConfig, "ssh \(endpoint.hostPort): no identity_file and no agent configured")
@@ -176,20 +181,28 @@ struct SSHLogin {
         return "; this libssh2 signs RSA keys with SHA-1 (ssh-rsa), which OpenSSH 8.8+ refuses by default: use an ed25519 or ecdsa key"
     }
 
-    private func authenticateWithAgent(_ session: OpaquePointer) throws(PluginError) -> Bool {
-        guard let agent = libssh2_agent_init(session) else { return false }
+    /// Tries every key of the agent; nil when one was accepted, else what went wrong.
+    private func authenticateWithAgent(_ session: OpaquePointer) -> String? {
+        let socket = endpoint.agentSocket ?? ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"]
+        guard let socket, !socket.isEmpty else { return "no ssh-agent (SSH_AUTH_SOCK is not set)" }
+        guard let agent = libssh2_agent_init(session) else { return "no ssh-agent (libssh2 could not make one)" }
         defer {
             libssh2_agent_disconnect(agent)
             libssh2_agent_free(agent)
         }
-        guard libssh2_agent_connect(agent) == 0, libssh2_agent_list_identities(agent) == 0 else { return false }
+        libssh2_agent_set_identity_path(agent, socket)
+        guard libssh2_agent_connect(agent) == 0, libssh2_agent_list_identities(agent) == 0 else {
+            return "the ssh-agent at \(socket), which could not be reached (\(Self.lastError(session)))"
+        }
         var previous: UnsafeMutablePointer<libssh2_agent_publickey>?
         var identity: UnsafeMutablePointer<libssh2_agent_publickey>?
+        var offered = 0
         while libssh2_agent_get_identity(agent, &identity, previous) == 0 {
-            if libssh2_agent_userauth(agent, endpoint.user, identity) == 0 { return true }
+            offered += 1
+            if libssh2_agent_userauth(agent, endpoint.user, identity) == 0 { return nil }
             previous = identity
         }
-        return false
+        return "the \(offered) key(s) of the ssh-agent at \(socket)"
     }
 }
 

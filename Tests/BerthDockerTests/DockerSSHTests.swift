@@ -3,6 +3,9 @@ import BerthPluginKit
 import BerthPostgres
 import BerthTestSupport
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// The `docker-ssh` plugin on the second engine through the test sshd: the errors a user acts
@@ -51,6 +54,81 @@ struct DockerSSHTests {
         #expect(changedError?.message.contains(hostPort) == true)
         #expect(changedError?.message.contains("SHA256:") == true)
         #expect(changedError?.message != unknownError?.message)
+    }
+
+    @Test("with strict checking off an unknown host key is accepted, a changed one still refused")
+    func lenientHostKeys() async throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("berth-known-\(TestEnvironment.uniqueID())")
+        FileManager.default.createFile(atPath: empty.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        var unknown = try TestEnvironment.dockerSSHSettings()
+        unknown["known_hosts"] = .string(empty.path)
+        unknown["strict_host_key_checking"] = false
+        let accepted = try await open(unknown)
+        let health = try await accepted.health()
+        #expect(health.ok, "\(health.message)")
+        await accepted.close()
+
+        var changed = try TestEnvironment.dockerSSHSettings(knownHosts: "BERTH_TEST_SSH_KNOWN_HOSTS_WRONG")
+        changed["strict_host_key_checking"] = false
+        let (error, _) = try await firstFailure(changed)
+        #expect(error?.code == .permissionDenied)
+        #expect(error?.message.contains("CHANGED") == true)
+    }
+
+    /// Starts an ssh-agent in the foreground (`-D`) listening on `socket` and returns its pid
+    /// once the socket exists. The caller ends it with SIGTERM; nothing waits for it here, as
+    /// Foundation's `waitUntilExit` can hang on an agent's exit from a concurrency thread.
+    private func startAgent(socket: String) async throws -> pid_t {
+        let agent = Process()
+        agent.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-agent")
+        agent.arguments = ["-D", "-a", socket]
+        agent.standardInput = FileHandle.nullDevice
+        agent.standardOutput = FileHandle.nullDevice
+        agent.standardError = FileHandle.nullDevice
+        try agent.run()
+        for _ in 0..<250 where !FileManager.default.fileExists(atPath: socket) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        guard FileManager.default.fileExists(atPath: socket) else {
+            kill(agent.processIdentifier, SIGTERM)
+            throw PluginError(.internal, "ssh-agent made no socket at \(socket) within 5 s")
+        }
+        return agent.processIdentifier
+    }
+
+    @Test("an ssh-agent's key logs in; an agent that cannot be reached is named")
+    func agent() async throws {
+        let socket = "/tmp/berth-agent-\(TestEnvironment.uniqueID().prefix(8)).sock"
+        let agentPID = try await startAgent(socket: socket)
+        defer {
+            kill(agentPID, SIGTERM)
+            try? FileManager.default.removeItem(atPath: socket)
+        }
+        let add = Process()
+        add.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-add")
+        add.arguments = [try TestEnvironment.require("BERTH_TEST_SSH_KEY_ED25519")]
+        add.environment = ["SSH_AUTH_SOCK": socket]
+        add.standardOutput = FileHandle.nullDevice
+        add.standardError = FileHandle.nullDevice
+        try add.run()
+        add.waitUntilExit()
+        try #require(add.terminationStatus == 0, "ssh-add failed")
+
+        var settings = try TestEnvironment.dockerSSHSettings()
+        settings["identity_file"] = nil
+        settings["use_agent"] = true
+        settings["agent_socket"] = .string(socket)
+        let backend = try await open(settings)
+        let (handle, status) = try await DockerFixture(backend: backend, server: "berth-test").run(DockerFixture.shell("exit 5"))
+        #expect(status.exitCode == 5)
+        try await backend.remove(handle)
+        await backend.close()
+
+        settings["agent_socket"] = "/tmp/berth-no-such-agent.sock"
+        let (error, _) = try await firstFailure(settings)
+        #expect(error?.code == .permissionDenied)
+        #expect(error?.message.contains("/tmp/berth-no-such-agent.sock") == true)
     }
 
     @Test("a refused connection is unavailable naming address and port")
