@@ -82,9 +82,8 @@ struct DockerSSHBench {
             pluginHandles.append(try await backend.start(spec))
             return clock.now - began
         }
-        var cliContainers: [String] = []
-        let cli = try measure(runs) { try docker(sshHost, reuse: false, image, started: &cliContainers) }
-        let cliReused = try measure(runs) { try docker(sshHost, reuse: true, image, started: &cliContainers) }
+        let cli = try measure(runs) { try docker(sshHost, reuse: false, image, label: serverID) }
+        let cliReused = try measure(runs) { try docker(sshHost, reuse: true, image, label: serverID) }
 
         let rows = [
             ("berth: create execution → state running", berth),
@@ -105,28 +104,30 @@ struct DockerSSHBench {
 
         for id in berthIDs { _ = try? await scheduler.cancel(id, reason: "benchmark done") }
         for handle in pluginHandles { try? await backend.remove(handle) }
-        // Leave nothing behind: every container of this server, whatever state it reached.
-        for object in (try? await backend.list(labels: [BerthLabel.server: serverID])) ?? [] {
-            try? await backend.remove(object.handle)
+        // Leave nothing behind: every container of this run, Berth's and the CLI's.
+        for labels in [[BerthLabel.server: serverID], [BerthLabel.server + ".bench": serverID]] {
+            for object in (try? await backend.list(labels: labels)) ?? [] {
+                try? await backend.remove(object.handle)
+            }
         }
         await scheduler.shutdown()
         await schedulerTask.value
         await supervisor.shutdown()
         await plugins.shutdown()
         await store.shutdown()
-        _ = try? run(["docker", "-H", "ssh://\(sshHost)", "rm", "-f"] + cliContainers)
     }
 
-    /// Starts one container with the Docker CLI over SSH (`run -d` returns once it runs) and
-    /// adds its id to `started`. `reuse` goes through the `-mux` host alias, whose SSH
-    /// connection stays open between commands (ControlMaster).
-    static func docker(_ sshHost: String, reuse: Bool, _ image: String, started: inout [String]) throws -> Duration {
+    /// Starts one container with the Docker CLI over SSH (`run -d` returns once it runs),
+    /// labelled `berth.server.bench=<label>` for the clean-up. `reuse` goes through the `-mux`
+    /// host alias, whose SSH connection stays open between commands (ControlMaster).
+    static func docker(_ sshHost: String, reuse: Bool, _ image: String, label: String) throws -> Duration {
         let clock = ContinuousClock()
         let began = clock.now
-        let id = try run(["docker", "-H", "ssh://\(reuse ? sshHost + "-mux" : sshHost)", "run", "-d", "--network", "none", image, "sleep", "30"])
-        let took = clock.now - began
-        started.append(id.trimmingCharacters(in: .whitespacesAndNewlines))
-        return took
+        try run([
+            "docker", "-H", "ssh://\(reuse ? sshHost + "-mux" : sshHost)", "run", "-d", "--network", "none",
+            "--label", "\(BerthLabel.server).bench=\(label)", image, "sleep", "30",
+        ])
+        return clock.now - began
     }
 
     /// Runs a command and returns its stdout; throws with its stderr when it fails.
