@@ -1,12 +1,13 @@
 #ifndef CSSH2_SHIM_H
 #define CSSH2_SHIM_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* pthread_setname_np */
-#endif
 #include <pthread.h>
 #include <string.h>
 #include <libssh2.h>
+
+/* glibc declares this only under _GNU_SOURCE, which must not be defined here: it changes
+ * glibc's own types (fd_set) against the copies in Swift's Glibc module. */
+extern int pthread_setname_np(pthread_t thread, const char *name);
 
 /* Names the calling thread as `top -H` and /proc show it (Linux keeps 15 bytes). */
 static inline void berth_set_thread_name(const char *name) {
