@@ -101,6 +101,12 @@ let package = Package(
             dependencies: ["BerthHTTP", "BerthPluginKit", "CCurl"],
             swiftSettings: swiftSettings
         ),
+        // Kubernetes API: credentials (kubeconfig, in-cluster), Jobs, pods, watches, logs.
+        .target(
+            name: "KubernetesAPI",
+            dependencies: ["BerthPluginKit", "BerthHTTP", "BerthYAML", "CurlHTTP"],
+            swiftSettings: swiftSettings
+        ),
         // Docker Engine API client over any HTTPTransport, shared by the Docker plugins.
         .target(
             name: "DockerEngine",
@@ -129,10 +135,16 @@ let package = Package(
             path: "Plugins/Simulated",
             linkerSettings: pluginLinkerSettings
         ),
+        // YAML documents as JSON values (the configuration file, kubeconfigs).
+        .target(
+            name: "BerthYAML",
+            dependencies: ["BerthPluginKit", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         // The configuration file (YAML) and its environment overrides.
         .target(
             name: "BerthConfiguration",
-            dependencies: ["BerthCore", "BerthPluginKit", .product(name: "Yams", package: "Yams")],
+            dependencies: ["BerthCore", "BerthPluginKit", "BerthYAML"],
             swiftSettings: swiftSettings
         ),
         // REST API (Hummingbird 2), problem details, OpenAPI document.
@@ -230,10 +242,15 @@ let package = Package(
             dependencies: ["SSHTransport", "BerthHTTP", "BerthPluginKit", "BerthTestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "KubernetesTests",
+            dependencies: ["KubernetesAPI", "BerthPluginKit", "CurlHTTP"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthPluginKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BerthCLITests",
-            dependencies: ["BerthClient", "BerthConfiguration", "BerthTestSupport", "berth"],
+            dependencies: ["BerthClient", "BerthConfiguration", "BerthTestSupport", "BerthYAML", "berth"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,5 +1,6 @@
 public import BerthCore
 public import BerthPluginKit
+import BerthYAML
 import Foundation
 
 #if canImport(Glibc)
@@ -120,7 +121,13 @@ public struct BerthConfig: Sendable, Hashable {
 
     /// The configuration in the YAML `text` with `environment` applied on top.
     public static func parse(yaml text: String, file: String? = nil, environment: [String: String] = [:]) throws(ConfigurationError) -> BerthConfig {
-        try parse(json: JSONValue(yaml: text, file: file), file: file, environment: environment)
+        let json: JSONValue
+        do {
+            json = try JSONValue(yaml: text, file: file)
+        } catch {
+            throw ConfigurationError(file: error.file, location: error.location, reason: error.reason)
+        }
+        return try parse(json: json, file: file, environment: environment)
     }
 
     /// The configuration in `document` (the YAML file as JSON) with `environment` applied on top.

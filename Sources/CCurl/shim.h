@@ -20,6 +20,12 @@ static inline CURLcode berth_curl_setopt_pointer(CURL *handle, CURLoption option
     return curl_easy_setopt(handle, option, value);
 }
 
+/* A blob option (CA, client certificate or key in memory); libcurl copies the bytes. */
+static inline CURLcode berth_curl_setopt_blob(CURL *handle, CURLoption option, const void *data, size_t length) {
+    struct curl_blob blob = { (void *)data, length, CURL_BLOB_COPY };
+    return curl_easy_setopt(handle, option, &blob);
+}
+
 static inline CURLcode berth_curl_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value) {
     return curl_easy_setopt(handle, option, value);
 }

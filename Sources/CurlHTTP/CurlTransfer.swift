@@ -59,6 +59,7 @@ final class CurlTransfer: @unchecked Sendable {
         if let socket = request.unixSocket {
             try check(berth_curl_setopt_string(handle, CURLOPT_UNIX_SOCKET_PATH, socket))
         }
+        if let tls = request.tls { try configure(tls) }
         switch request.method {
         case "GET":
             break
@@ -88,6 +89,21 @@ final class CurlTransfer: @unchecked Sendable {
         }
         for line in lines { headerList = curl_slist_append(headerList, line) }
         try check(berth_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
+    }
+
+    private func configure(_ tls: CurlTLS) throws(CurlFailure) {
+        let handle = easy
+        func blob(_ option: CURLoption, _ bytes: [UInt8]) throws(CurlFailure) {
+            let code = bytes.withUnsafeBytes { berth_curl_setopt_blob(handle, option, $0.baseAddress, $0.count) }
+            try check(code)
+        }
+        if let authority = tls.certificateAuthorityPEM { try blob(CURLOPT_CAINFO_BLOB, authority) }
+        if let certificate = tls.clientCertificatePEM { try blob(CURLOPT_SSLCERT_BLOB, certificate) }
+        if let key = tls.clientKeyPEM { try blob(CURLOPT_SSLKEY_BLOB, key) }
+        if tls.insecureSkipVerify {
+            try check(berth_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0))
+            try check(berth_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0))
+        }
     }
 
     private func check(_ code: CURLcode) throws(CurlFailure) {
@@ -154,6 +170,7 @@ struct HTTPRequestOptions {
     var timeout: Double?
     var connectTimeout: Double
     var unixSocket: String?
+    var tls: CurlTLS?
 }
 
 /// A libcurl failure: its code and message.

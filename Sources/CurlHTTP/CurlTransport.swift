@@ -20,12 +20,15 @@ public final class CurlTransport: HTTPTransport {
     public let endpoint: Endpoint
     /// Seconds allowed for connecting.
     public let connectTimeout: Double
+    /// TLS for an `https` endpoint; nil: the system's trust store, no client certificate.
+    public let tls: CurlTLS?
     private let loop: CurlLoop
 
     /// A transport to `endpoint`.
-    public init(endpoint: Endpoint, connectTimeout: Double = 5) {
+    public init(endpoint: Endpoint, connectTimeout: Double = 5, tls: CurlTLS? = nil) {
         self.endpoint = endpoint
         self.connectTimeout = connectTimeout
+        self.tls = tls
         self.loop = CurlLoop(name: "berth-curl")
     }
 
@@ -57,7 +60,7 @@ public final class CurlTransport: HTTPTransport {
                 url: url,
                 request: HTTPRequestOptions(
                     method: request.method, headers: request.headers, body: request.body,
-                    timeout: request.timeout, connectTimeout: connectTimeout, unixSocket: socket))
+                    timeout: request.timeout, connectTimeout: connectTimeout, unixSocket: socket, tls: tls))
         } catch {
             throw PluginError(.internal, "cannot set up a request to \(endpointDescription): \(error.message)")
         }
@@ -69,6 +72,8 @@ public final class CurlTransport: HTTPTransport {
         switch failure.code {
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING:
             return PluginError(.unavailable, "cannot reach \(endpointDescription): \(failure.message)")
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM:
+            return PluginError(.permissionDenied, "TLS with \(endpointDescription) failed: \(failure.message)", retryable: false)
         case CURLE_OPERATION_TIMEDOUT:
             return PluginError(.timeout, "\(request.method) \(request.path) on \(endpointDescription) timed out: \(failure.message)")
         default:

@@ -1,6 +1,7 @@
 import BerthConfiguration
 import BerthCore
 import BerthPluginKit
+import BerthYAML
 import Foundation
 import Testing
 

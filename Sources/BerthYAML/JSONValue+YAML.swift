@@ -7,14 +7,14 @@ extension JSONValue {
     /// sequences arrays, and scalars what YAML 1.1 makes of them (`null`/`~` null, `true`
     /// Boolean, `8080` number, anything else a string). Anchors and aliases are resolved.
     /// An empty document is an empty object.
-    /// - Throws: ``ConfigurationError`` naming the line when the YAML does not parse, or the key
-    ///   path of a value JSON cannot hold (such as a binary blob).
-    public init(yaml text: String, file: String? = nil) throws(ConfigurationError) {
+    /// - Throws: ``YAMLError`` with the parser's message (line and column) when the YAML does
+    ///   not parse, or the key path of a value JSON cannot hold (such as a binary blob).
+    public init(yaml text: String, file: String? = nil) throws(YAMLError) {
         let loaded: Any?
         do {
             loaded = try Yams.load(yaml: text)
         } catch {
-            throw ConfigurationError(file: file, location: "", reason: "not valid YAML: \(error)")
+            throw YAMLError(file: file, location: "", reason: "not valid YAML: \(error)")
         }
         guard let loaded else {
             self = .object([:])
@@ -23,7 +23,7 @@ extension JSONValue {
         self = try Self.convert(loaded, path: "", file: file)
     }
 
-    private static func convert(_ value: Any, path: String, file: String?) throws(ConfigurationError) -> JSONValue {
+    private static func convert(_ value: Any, path: String, file: String?) throws(YAMLError) -> JSONValue {
         switch value {
         case is NSNull:
             return .null
@@ -54,8 +54,31 @@ extension JSONValue {
             }
             return .object(members)
         default:
-            throw ConfigurationError(
+            throw YAMLError(
                 file: file, location: path, reason: "unsupported YAML value of type \(type(of: value))")
         }
+    }
+}
+
+/// A YAML document that cannot become a JSON value: the file, the key path, and why.
+public struct YAMLError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The file, when the text came from one.
+    public var file: String?
+    /// The key path (`users[0].user`); empty for the document as a whole.
+    public var location: String
+    /// What is wrong.
+    public var reason: String
+
+    /// An error at `location`.
+    public init(file: String? = nil, location: String, reason: String) {
+        self.file = file
+        self.location = location
+        self.reason = reason
+    }
+
+    public var description: String {
+        let place = location.isEmpty ? reason : "\(location): \(reason)"
+        guard let file else { return place }
+        return "\(file): \(place)"
     }
 }
