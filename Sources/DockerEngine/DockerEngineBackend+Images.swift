@@ -44,7 +44,7 @@ extension DockerEngineBackend {
             problem = DockerAPI.message(in: response)
         } else {
             // A 200 pull streams progress; a failure arrives as a line with "error".
-            var splitter = JSONLineSplitter()
+            var splitter = LineSplitter()
             var lines = splitter.feed(response.body)
             if let last = splitter.finish() { lines.append(last) }
             for line in lines {

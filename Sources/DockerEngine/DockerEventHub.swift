@@ -110,7 +110,7 @@ final class DockerEventHub: Sendable {
             query.append(("since", DockerEngineBackend.unixTime(since)))
         }
         let request = try await api.request("GET", "/events", query: query, deadline: .none)
-        var splitter = JSONLineSplitter()
+        var splitter = LineSplitter()
         var errorBody: [UInt8]?
         var status = 0
         for try await part in transport.stream(request) {

@@ -160,7 +160,8 @@ public actor ExecutionSupervisor {
         let spec = ExecutionSpec(
             executionID: execution.id.uuidString.lowercased(), attempt: attempt, image: execution.image,
             command: execution.command, args: execution.args, env: execution.env, workingDir: execution.workingDir,
-            labels: execution.labels, cpus: execution.cpus, memoryBytes: execution.memoryBytes)
+            labels: execution.labels, cpus: execution.cpus, memoryBytes: execution.memoryBytes,
+            timeoutSeconds: execution.timeoutSeconds)
         let handle: RuntimeHandle
         do {
             handle = try await backend.start(spec)
@@ -265,7 +266,8 @@ public actor ExecutionSupervisor {
             if status.state == .failed {
                 let reason = status.reason ?? "the engine could not run it"
                 for from in [ExecutionState.starting, .running] {
-                    if await fail(id, from: from, code: "engine_error", "host \(tracker.host): \(reason)", attempt: key.attempt, logger: logger) { break }
+                    let code = status.errorCode?.rawValue ?? "engine_error"
+                    if await fail(id, from: from, code: code, "host \(tracker.host): \(reason)", attempt: key.attempt, logger: logger) { break }
                 }
             } else {
                 _ = await transition(id, .starting, .running, "running on host \(tracker.host)",

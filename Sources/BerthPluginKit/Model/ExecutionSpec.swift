@@ -34,13 +34,17 @@ public struct ExecutionSpec: Sendable, Hashable, JSONRepresentable {
     public var networkMode: String
     /// Pull policy; nil means the host's default.
     public var pullPolicy: PullPolicy?
+    /// Seconds the attempt may run. Berth enforces it itself; a backend that can also hold
+    /// the engine to it (Kubernetes' `activeDeadlineSeconds`) does, so it holds while the
+    /// server is away.
+    public var timeoutSeconds: Int?
 
     /// A spec with the given fields.
     public init(
         executionID: String, attempt: Int = 1, image: String, command: [String]? = nil,
         args: [String] = [], env: [String: String] = [:], workingDir: String? = nil,
         labels: [String: String] = [:], cpus: Double? = nil, memoryBytes: Int64? = nil,
-        networkMode: String = "none", pullPolicy: PullPolicy? = nil
+        networkMode: String = "none", pullPolicy: PullPolicy? = nil, timeoutSeconds: Int? = nil
     ) {
         self.executionID = executionID
         self.attempt = attempt
@@ -54,6 +58,7 @@ public struct ExecutionSpec: Sendable, Hashable, JSONRepresentable {
         self.memoryBytes = memoryBytes
         self.networkMode = networkMode
         self.pullPolicy = pullPolicy
+        self.timeoutSeconds = timeoutSeconds
     }
 
     public init(json: JSONValue) throws(JSONError) {
@@ -79,6 +84,12 @@ public struct ExecutionSpec: Sendable, Hashable, JSONRepresentable {
         }
         self.networkMode = try reader.optionalString("network_mode") ?? "none"
         self.pullPolicy = try reader.optionalEnum("pull_policy", PullPolicy.self)
+        if let timeout = try reader.optionalInt("timeout_seconds") {
+            guard timeout > 0, timeout <= Int64(Int32.max) else {
+                throw JSONError(location: "spec.timeout_seconds", reason: "must be a positive number of seconds")
+            }
+            self.timeoutSeconds = Int(timeout)
+        }
     }
 
     public var json: JSONValue {
@@ -96,6 +107,7 @@ public struct ExecutionSpec: Sendable, Hashable, JSONRepresentable {
         if let cpus { members["cpus"] = .number(cpus) }
         if let memoryBytes { members["memory_bytes"] = .number(Double(memoryBytes)) }
         if let pullPolicy { members["pull_policy"] = .string(pullPolicy.rawValue) }
+        if let timeoutSeconds { members["timeout_seconds"] = .number(Double(timeoutSeconds)) }
         return .object(members)
     }
 

@@ -22,17 +22,21 @@ public struct RuntimeStatus: Sendable, Hashable, JSONRepresentable {
     public var startedAt: Timestamp?
     /// When the process ended.
     public var finishedAt: Timestamp?
+    /// For `failed`: the plugin error code that says why (`image_not_found`), when one fits;
+    /// nil: `engine_error`.
+    public var errorCode: PluginError.Code?
 
     /// A status with the given fields.
     public init(
         state: State, exitCode: Int32? = nil, reason: String? = nil,
-        startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil
+        startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil, errorCode: PluginError.Code? = nil
     ) {
         self.state = state
         self.exitCode = exitCode
         self.reason = reason
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+        self.errorCode = errorCode
     }
 
     /// Whether the attempt has ended (`exited` or `failed`).
@@ -50,6 +54,12 @@ public struct RuntimeStatus: Sendable, Hashable, JSONRepresentable {
         self.reason = try reader.optionalString("reason")
         self.startedAt = try reader.optionalTimestamp("started_at")
         self.finishedAt = try reader.optionalTimestamp("finished_at")
+        if let code = try reader.optionalString("error_code") {
+            guard let known = PluginError.Code(rawValue: code) else {
+                throw JSONError(location: "status.error_code", reason: "'\(code)' is not an error code of the ABI")
+            }
+            self.errorCode = known
+        }
     }
 
     public var json: JSONValue {
@@ -58,6 +68,7 @@ public struct RuntimeStatus: Sendable, Hashable, JSONRepresentable {
         if let reason { members["reason"] = .string(reason) }
         if let startedAt { members["started_at"] = .string(startedAt.rfc3339) }
         if let finishedAt { members["finished_at"] = .string(finishedAt.rfc3339) }
+        if let errorCode { members["error_code"] = .string(errorCode.rawValue) }
         return .object(members)
     }
 }

@@ -173,7 +173,9 @@ typedef struct berth_plugin_v1 {
      * Create and start one attempt. Request: an execution spec
      * {"execution_id", "attempt", "image", "command": [..]?, "args": [..]?, "env": {..}?,
      *  "working_dir"?, "labels": {..}?, "cpus"?, "memory_bytes"?, "network_mode"?,
-     *  "pull_policy"?}.
+     *  "pull_policy"?, "timeout_seconds"?}. Berth enforces "timeout_seconds" itself; a plugin
+     * whose engine can enforce it too may pass it on. Unknown members are ignored, so v1
+     * plugins keep working as optional members are added.
      * The plugin labels every runtime object with `berth.execution`, `berth.attempt` and
      * `berth.server`. Response: the runtime handle, any JSON object; the host stores it and
      * passes it back verbatim to inspect, stop, remove and logs.
@@ -184,7 +186,9 @@ typedef struct berth_plugin_v1 {
     /**
      * Inspect one attempt. Request: a runtime handle. Response: a runtime status
      * {"state": "created"|"running"|"exited"|"failed", "exit_code": int?, "reason": string?,
-     *  "started_at": RFC 3339?, "finished_at": RFC 3339?}. A vanished object is `not_found`.
+     *  "started_at": RFC 3339?, "finished_at": RFC 3339?, "error_code": string?}; for
+     * "failed", "error_code" may name the BERTH_ERROR_* that says why (image_not_found).
+     * A vanished object is `not_found`.
      */
     void (*inspect)(berth_instance_t *instance, const char *handle, size_t handle_len,
                     void *context, berth_completion_fn done);
