@@ -32,6 +32,7 @@ let package = Package(
         // Backend plugins: one shared library each, loaded at run time by the PluginHost.
         .library(name: "BerthDocker", type: .dynamic, targets: ["BerthDocker"]),
         .library(name: "BerthDockerSSH", type: .dynamic, targets: ["BerthDockerSSH"]),
+        .library(name: "BerthKubernetes", type: .dynamic, targets: ["BerthKubernetes"]),
         .library(name: "BerthSimulated", type: .dynamic, targets: ["BerthSimulated"]),
     ],
     dependencies: [
@@ -39,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Only for the Kubernetes API double in the tests (HTTPS with client certificates).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // The plugin ABI: one C header, the only thing plugins and host share.
@@ -125,6 +128,14 @@ let package = Package(
             name: "BerthDockerSSH",
             dependencies: ["BerthPluginKit", "BerthHTTP", "DockerEngine", "SSHTransport"],
             path: "Plugins/DockerSSH",
+            swiftSettings: swiftSettings,
+            linkerSettings: pluginLinkerSettings
+        ),
+        // Kubernetes: each attempt a Job, over HTTPS with kubeconfig or in-cluster credentials.
+        .target(
+            name: "BerthKubernetes",
+            dependencies: ["BerthPluginKit", "KubernetesAPI"],
+            path: "Plugins/Kubernetes",
             swiftSettings: swiftSettings,
             linkerSettings: pluginLinkerSettings
         ),
@@ -242,9 +253,23 @@ let package = Package(
             dependencies: ["SSHTransport", "BerthHTTP", "BerthPluginKit", "BerthTestSupport"],
             swiftSettings: swiftSettings
         ),
+        // A Kubernetes API server double for the tests: the real wire format over HTTPS, pods
+        // run as containers on the real test Docker engine (docs/kubernetes.md, "Testing").
+        .target(
+            name: "KubernetesDouble",
+            dependencies: [
+                "BerthPluginKit", "BerthHTTP", "CurlHTTP", "DockerEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/KubernetesDouble",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "KubernetesTests",
-            dependencies: ["KubernetesAPI", "BerthPluginKit", "CurlHTTP"],
+            dependencies: ["KubernetesAPI", "KubernetesDouble", "BerthPluginKit", "BerthTestSupport", "CurlHTTP"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthPluginKit"], swiftSettings: swiftSettings),

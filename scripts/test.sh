@@ -13,7 +13,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
 
 # The plugin libraries the tests load at run time (dynamic library products).
-PLUGIN_PRODUCTS=(BerthDocker BerthDockerSSH BerthSimulated)
+PLUGIN_PRODUCTS=(BerthDocker BerthDockerSSH BerthKubernetes BerthSimulated)
 
 STARTED_AT=$SECONDS
 PHASE="setup"          # what we were doing, for the summary

@@ -97,7 +97,7 @@ public final class DockerAPI: Sendable {
         case .none: nil
         }
         return HTTPRequest(
-            method: method, path: "/v\(version)\(path)\(Self.queryString(query))", headers: headers,
+            method: method, path: "/v\(version)\(path)\(URLEncoding.query(query))", headers: headers,
             body: json?.serialized(), timeout: timeout)
     }
 
@@ -129,39 +129,8 @@ public final class DockerAPI: Sendable {
         }
     }
 
-    /// `?a=b&c=d`, percent-encoded.
-    public static func queryString(_ query: [(String, String)]) -> String {
-        guard !query.isEmpty else { return "" }
-        return "?" + query.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
-    }
-
-    /// Percent-encodes everything but RFC 3986's unreserved characters.
-    public static func percentEncode(_ text: String, keeping kept: String = "") -> String {
-        let keptBytes = Set(kept.utf8)
-        var output = ""
-        for byte in text.utf8 {
-            switch byte {
-            case _ where keptBytes.contains(byte):
-                output.append(Character(Unicode.Scalar(byte)))
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                UInt8(ascii: "_"), UInt8(ascii: "~"):
-                output.append(Character(Unicode.Scalar(byte)))
-            default:
-                output += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
-            }
-        }
-        return output
-    }
-
     /// Percent-encodes one path segment (a container id or an image name).
     public static func pathSegment(_ text: String) -> String {
-        percentEncode(text)
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
+        URLEncoding.percentEncode(text)
     }
 }

@@ -5,7 +5,7 @@ extension DockerEngineBackend {
     /// Makes sure the engine has `image`, pulling it as `policy` says.
     func ensureImage(_ image: ImageReference, policy: ExecutionSpec.PullPolicy, execution: String) async throws(PluginError) {
         if policy != .always {
-            let found = try await api.send("GET", "/images/\(DockerAPI.percentEncode(image.description, keeping: "/:@"))/json")
+            let found = try await api.send("GET", "/images/\(URLEncoding.percentEncode(image.description, keeping: "/:@"))/json")
             switch found.status {
             case 200: return
             case 404: break

@@ -10,7 +10,7 @@ public final class DockerEngineBackend: Sendable {
     public let settings: DockerEngineSettings
     /// How followed logs are read.
     public let logFollow: LogFollowMode
-    let eventHub: DockerEventHub
+    let eventHub: BackendEventHub
 
     /// How `logs(follow: true)` reads a running container's output.
     public enum LogFollowMode: Sendable, Hashable {
@@ -35,7 +35,7 @@ public final class DockerEngineBackend: Sendable {
         self.settings = settings
         self.logFollow = logFollow
         self.api = DockerAPI(transport: transport, requestTimeout: settings.requestTimeout, host: settings.host)
-        self.eventHub = DockerEventHub(api: api, transport: eventTransport ?? transport, server: settings.server)
+        self.eventHub = DockerEventPump(api: api, transport: eventTransport ?? transport, server: settings.server).hub()
     }
 
     var host: String { settings.host }

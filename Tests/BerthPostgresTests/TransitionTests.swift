@@ -36,6 +36,22 @@ extension PostgresTests {
             }
         }
 
+        @Test("a waiting reason is written only while the execution is in the given state, with no event")
+        func stateReasonsWhileWaiting() async throws {
+            try await TestServer.withStore { store, _ in
+                let created = try await store.createExecution(sampleExecution())
+                #expect(try await store.transition(created.id, from: .queued, to: .scheduled, reason: "placed", changes: TransitionChanges(host: "k8s", attempt: 1)).didWin)
+                #expect(try await store.transition(created.id, from: .scheduled, to: .starting, reason: "start").didWin)
+                let events = try await eventCount(store, created.id)
+                try await store.updateStateReasons([created.id: "queued reason"], whileIn: .queued)
+                #expect(try await store.execution(id: created.id)?.stateReason == "start")
+                try await store.updateStateReasons([created.id: "Unschedulable: 0/1 nodes"], whileIn: .starting)
+                #expect(try await store.execution(id: created.id)?.stateReason == "Unschedulable: 0/1 nodes")
+                #expect(try await store.execution(id: created.id)?.state == .starting)
+                #expect(try await eventCount(store, created.id) == events)
+            }
+        }
+
         @Test func fullLifeCycleWritesFields() async throws {
             try await TestServer.withStore { store, _ in
                 let created = try await store.createExecution(sampleExecution())

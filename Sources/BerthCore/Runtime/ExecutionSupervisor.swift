@@ -256,7 +256,14 @@ public actor ExecutionSupervisor {
         let id = key.execution
         switch status.state {
         case .created:
-            return
+            // Still waiting on the host (an unschedulable pod, an image pull): say what for.
+            if let reason = status.reason {
+                do {
+                    try await store.updateStateReasons([id: "waiting on host \(tracker.host): \(reason)"], whileIn: .starting)
+                } catch {
+                    logger.warning("could not record what the attempt waits for", metadata: ["error": "\(error)"])
+                }
+            }
         case .running:
             _ = await transition(id, .starting, .running, "running on host \(tracker.host)",
                                  TransitionChanges(attempt: key.attempt, startedAt: status.startedAt.map(Self.date)), logger)

@@ -290,7 +290,7 @@ public actor Scheduler: ExecutionControl {
         let changed = waiting.filter { writtenReasons[$0.key] != $0.value }
         if !changed.isEmpty {
             do {
-                try await store.updateQueuedReasons(changed)
+                try await store.updateStateReasons(changed, whileIn: .queued)
             } catch {
                 logger.warning("could not record why executions wait", metadata: ["error": "\(error)"])
                 return

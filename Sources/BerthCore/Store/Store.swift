@@ -112,11 +112,15 @@ public protocol Store: Sendable {
     /// placed on it, keyed by host name. Hosts with none are absent.
     func activeExecutionCounts() async throws(StoreError) -> [String: Int]
 
-    /// Sets the state reason of queued executions without a state change: no event row, no
-    /// notification. A row is written only while it is still `queued` and only when its reason
-    /// differs, so repeating the same reasons writes nothing.
-    /// - Parameter reasons: The new reason per execution id.
-    func updateQueuedReasons(_ reasons: [UUID: String]) async throws(StoreError)
+    /// Sets the state reason of executions waiting in `state` without a state change: no
+    /// event row, no notification. A row is written only while it is still in `state` and only
+    /// when its reason differs, so repeating the same reasons writes nothing. The scheduler
+    /// says why `queued` executions wait; the supervisor what a `starting` one waits for
+    /// (an unschedulable pod, an image pull).
+    /// - Parameters:
+    ///   - reasons: The new reason per execution id.
+    ///   - state: The state the executions must still be in.
+    func updateStateReasons(_ reasons: [UUID: String], whileIn state: ExecutionState) async throws(StoreError)
 
     /// Executions in `running` that have a `timeoutSeconds`, earliest deadline first.
     /// - Parameter limit: At most this many.
@@ -141,7 +145,7 @@ extension Store {
     }
 
     /// Default: does nothing (reasons of waiting executions are not kept).
-    public func updateQueuedReasons(_ reasons: [UUID: String]) async throws(StoreError) {}
+    public func updateStateReasons(_ reasons: [UUID: String], whileIn state: ExecutionState) async throws(StoreError) {}
 
     /// Default: filters one page of ``listExecutions(_:)``.
     public func runningWithTimeout(limit: Int) async throws(StoreError) -> [Execution] {

@@ -21,18 +21,21 @@ extension PostgresStore {
     }
 
     /// One `UPDATE … WHERE state = 'queued' AND state_reason IS DISTINCT FROM …`: no event, no NOTIFY.
-    public func updateQueuedReasons(_ reasons: [UUID: String]) async throws(StoreError) {
+    public func updateStateReasons(_ reasons: [UUID: String], whileIn state: ExecutionState) async throws(StoreError) {
         guard !reasons.isEmpty else { return }
         let entries = reasons.sorted { $0.key.uuidString < $1.key.uuidString }
-        try await perform("update_queued_reasons") {
+        try await perform("update_state_reasons") {
             try await pool.withConnection { connection in
                 try await connection.query(
                     """
                     UPDATE executions e SET state_reason = r.reason
                     FROM unnest($1::uuid[], $2::text[]) AS r(id, reason)
-                    WHERE e.id = r.id AND e.state = 'queued' AND e.state_reason IS DISTINCT FROM r.reason
+                    WHERE e.id = r.id AND e.state = $3 AND e.state_reason IS DISTINCT FROM r.reason
                     """,
-                    [SQLValues.array(entries.map { $0.key.uuidString.lowercased() }), SQLValues.array(entries.map(\.value))]
+                    [
+                        SQLValues.array(entries.map { $0.key.uuidString.lowercased() }), SQLValues.array(entries.map(\.value)),
+                        .text(state.rawValue),
+                    ]
                 )
             }
         }

@@ -2,111 +2,57 @@ import BerthHTTP
 public import BerthPluginKit
 import Synchronization
 
-/// The one `/events` stream of an instance, shared by every subscriber.
+/// Reads the one `/events` stream of an instance for its ``BackendEventHub``.
 ///
 /// It asks the engine only for Berth's containers of this server (label filter), reconnects
 /// with backoff when the engine goes away, reports `connection` events on loss and on every
 /// (re)connection, and resumes from the last event it saw, so no transition is lost while the
 /// engine itself keeps running.
-final class DockerEventHub: Sendable {
-    private struct State {
-        var subscribers: [Int: PluginStream<BackendEvent>.Continuation] = [:]
-        var nextID = 0
-        var pump: Task<Void, Never>?
-        var available: Bool?
-        var lastEvent: Timestamp?
-    }
-
-    private let api: DockerAPI
-    private let transport: any HTTPTransport
-    private let server: String
-    private let state = Mutex(State())
+final class DockerEventPump: Sendable {
+    let api: DockerAPI
+    let transport: any HTTPTransport
+    let server: String
+    /// When the last event seen happened, to resume from after a loss.
+    private let lastEvent = Mutex<Timestamp?>(nil)
 
     /// Attribute keys Docker adds to an event's actor that are not container labels.
     private static let engineAttributes: Set<String> = ["name", "image", "exitCode", "signal", "execDuration"]
 
-    /// A hub calling `api`, with its stream on `transport`.
+    /// A pump calling `api`, with its stream on `transport`.
     init(api: DockerAPI, transport: any HTTPTransport, server: String) {
         self.api = api
         self.transport = transport
         self.server = server
     }
 
-    /// A new subscriber's stream; the shared connection opens with the first subscriber and
-    /// closes with the last.
-    func subscribe() -> PluginStream<BackendEvent> {
-        let (stream, continuation) = PluginStream<BackendEvent>.makeStream()
-        let id = state.withLock { state -> Int in
-            let id = state.nextID
-            state.nextID += 1
-            state.subscribers[id] = continuation
-            if state.pump == nil {
-                state.pump = Task { await self.pump() }
-            }
-            return id
-        }
-        continuation.onTermination = { _ in self.unsubscribe(id) }
-        return stream
+    /// A hub whose pump this is.
+    func hub() -> BackendEventHub {
+        BackendEventHub { hub in await self.pump(hub) }
     }
 
-    private func unsubscribe(_ id: Int) {
-        let pump = state.withLock { state -> Task<Void, Never>? in
-            state.subscribers[id] = nil
-            guard state.subscribers.isEmpty else { return nil }
-            defer { state.pump = nil; state.available = nil }
-            return state.pump
-        }
-        pump?.cancel()
-    }
-
-    /// Ends every subscriber's stream and the connection.
-    func shutdown() {
-        let (subscribers, pump) = state.withLock { state in
-            defer { state.subscribers = [:]; state.pump = nil }
-            return (Array(state.subscribers.values), state.pump)
-        }
-        pump?.cancel()
-        for subscriber in subscribers { subscriber.finish() }
-    }
-
-    private func broadcast(_ event: BackendEvent) {
-        let subscribers = state.withLock { Array($0.subscribers.values) }
-        for subscriber in subscribers { subscriber.yield(event) }
-    }
-
-    private func setAvailable(_ available: Bool, _ message: String) {
-        let changed = state.withLock { state -> Bool in
-            // Every (re)connection is reported (it is the cue to reconcile); a loss only once.
-            guard available || state.available != false else { return false }
-            state.available = available
-            return true
-        }
-        if changed { broadcast(.connection(available: available, message: message)) }
-    }
-
-    private func pump() async {
+    private func pump(_ hub: BackendEventHub) async {
         var backoff = 0.2
         while !Task.isCancelled {
             do {
-                try await follow { backoff = 0.2 }
+                try await follow(hub) { backoff = 0.2 }
                 throw PluginError(.unavailable, "event stream from Docker engine at \(api.endpoint) ended")
             } catch {
                 guard !Task.isCancelled else { return }
                 api.forgetVersion()
                 let message = (error as? PluginError)?.message ?? "\(error)"
-                setAvailable(false, "host \(api.host): lost Docker engine at \(api.endpoint): \(message)")
+                hub.setAvailable(false, "host \(api.host): lost Docker engine at \(api.endpoint): \(message)")
                 try? await Task.sleep(for: .seconds(backoff))
                 backoff = min(backoff * 2, 5)
             }
         }
     }
 
-    private func follow(connected: () -> Void) async throws {
+    private func follow(_ hub: BackendEventHub, connected: () -> Void) async throws {
         let filters: JSONValue = [
             "type": ["container"], "event": ["start", "die"], "label": .array([.string("\(BerthLabel.server)=\(server)")]),
         ]
         var query = [("filters", filters.jsonText)]
-        if let since = state.withLock({ $0.lastEvent }) {
+        if let since = lastEvent.withLock({ $0 }) {
             query.append(("since", DockerEngineBackend.unixTime(since)))
         }
         let request = try await api.request("GET", "/events", query: query, deadline: .none)
@@ -121,8 +67,8 @@ final class DockerEventHub: Sendable {
                     connected()
                     // Resume from here after a loss even if no event has come yet; a second of
                     // overlap only repeats reports, which consumers apply idempotently.
-                    state.withLock { $0.lastEvent = $0.lastEvent ?? Timestamp.now().adding(seconds: -1) }
-                    setAvailable(true, "connected to Docker engine at \(api.endpoint)")
+                    lastEvent.withLock { $0 = $0 ?? Timestamp.now().adding(seconds: -1) }
+                    hub.setAvailable(true, "connected to Docker engine at \(api.endpoint)")
                 } else {
                     errorBody = []
                 }
@@ -132,7 +78,7 @@ final class DockerEventHub: Sendable {
                     continue
                 }
                 for line in splitter.feed(bytes) {
-                    if let event = try? JSONValue(parsing: line) { await handle(event) }
+                    if let event = try? JSONValue(parsing: line) { await handle(event, hub) }
                 }
             }
         }
@@ -141,13 +87,13 @@ final class DockerEventHub: Sendable {
         }
     }
 
-    private func handle(_ event: JSONValue) async {
+    private func handle(_ event: JSONValue, _ hub: BackendEventHub) async {
         guard event["Type"]?.stringValue == "container", let action = event["Action"]?.stringValue,
               let id = event["Actor"]?["ID"]?.stringValue
         else { return }
         let attributes = (event["Actor"]?["Attributes"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
         let time = event["timeNano"]?.doubleValue.map { Timestamp(nanosecondsSinceEpoch: Int64($0)) }
-        if let time { state.withLock { $0.lastEvent = time } }
+        if let time { lastEvent.withLock { $0 = time } }
         let handle = RuntimeHandle(json: ["id": .string(id), "name": .string(attributes["name"] ?? "")])
         let labels = attributes.filter { !Self.engineAttributes.contains($0.key) }
         let status: RuntimeStatus
@@ -167,7 +113,7 @@ final class DockerEventHub: Sendable {
         default:
             return
         }
-        broadcast(.status(handle: handle, labels: labels, status: status))
+        hub.broadcast(.status(handle: handle, labels: labels, status: status))
     }
 }
 

@@ -1,0 +1,2 @@
+/// A Kubernetes API server double for the tests (being written).
+public enum KubernetesDoublePlaceholder {}
