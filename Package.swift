@@ -269,7 +269,9 @@ let package = Package(
         ),
         .testTarget(
             name: "KubernetesTests",
-            dependencies: ["KubernetesAPI", "KubernetesDouble", "BerthPluginKit", "BerthTestSupport", "CurlHTTP"],
+            dependencies: [
+                "KubernetesAPI", "KubernetesDouble", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthTestSupport", "CurlHTTP",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthPluginKit"], swiftSettings: swiftSettings),

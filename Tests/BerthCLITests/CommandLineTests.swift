@@ -105,7 +105,7 @@ struct CommandLineTests {
                 plugin: simulated
                 settings: {max_concurent: 10}
               - name: k8s
-                plugin: kubernetes
+                plugin: nomad
               - name: ok
                 plugin: simulated
             """)
@@ -116,7 +116,7 @@ struct CommandLineTests {
         #expect(lines.count == 3, "\(result.stdout)")
         #expect(lines[0].hasPrefix("sim  error  simulated "))
         #expect(lines[0].contains("hosts[0].settings.max_concurent: unknown key"))
-        #expect(lines[1].hasPrefix("k8s  error  no loaded plugin is named 'kubernetes' (loaded: "))
+        #expect(lines[1].hasPrefix("k8s  error  no loaded plugin is named 'nomad' (loaded: "))
         #expect(lines[2].hasPrefix("ok   ok     simulated "))
         #expect(result.stderr == "berth: \(file): 2 problems\n")
     }
