@@ -95,6 +95,30 @@ struct KubernetesPluginTests {
         }
     }
 
+    @Test("a server certificate no trusted authority signed is refused, unless the kubeconfig says to skip verification")
+    func serverVerification() async throws {
+        try await withCluster { cluster in
+            let text = try String(contentsOfFile: cluster.kubeconfig, encoding: .utf8)
+            let withoutAuthority = text.split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.contains("certificate-authority-data") }.joined(separator: "\n")
+            let untrusted = cluster.kubeconfig + "-untrusted"
+            try withoutAuthority.write(toFile: untrusted, atomically: true, encoding: .utf8)
+            let refused = try await TestPlugins.open(library: "libBerthKubernetes.so", host: "k8s", settings: ["kubeconfig": .string(untrusted)])
+            let error = await #expect(throws: PluginError.self) { _ = try await refused.start(shell("true")) }
+            #expect(error?.code == .permissionDenied, "\(error?.message ?? "")")
+            #expect(try await refused.health().ok == false)
+            await refused.close()
+
+            let lax = withoutAuthority.replacingOccurrences(of: "    server: ", with: "    insecure-skip-tls-verify: true\n    server: ")
+            let skipping = cluster.kubeconfig + "-skip"
+            try lax.write(toFile: skipping, atomically: true, encoding: .utf8)
+            let accepted = try await TestPlugins.open(library: "libBerthKubernetes.so", host: "k8s", settings: ["kubeconfig": .string(skipping)])
+            let health = try await accepted.health()
+            #expect(health.ok, "\(health.message)")
+            await accepted.close()
+        }
+    }
+
     private func run(_ cluster: Cluster, _ spec: ExecutionSpec) async throws -> (RuntimeHandle, RuntimeStatus) {
         let handle = try await cluster.backend.start(spec)
         let status = try await TestPlugins.waitUntilFinal(cluster.backend, handle)
