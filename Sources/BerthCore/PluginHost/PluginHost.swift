@@ -36,7 +36,8 @@ public actor PluginHost {
         case shutDown
     }
 
-    private let configuration: PluginHostConfiguration
+    /// The hosts, plugin folders and server id this host was made with.
+    public nonisolated let configuration: PluginHostConfiguration
     private let logger: Logger
     private var state = State.idle
     /// Every file examined, in load order.

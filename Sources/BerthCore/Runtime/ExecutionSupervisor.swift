@@ -21,6 +21,9 @@ public actor ExecutionSupervisor {
         public var logBatchInterval: Duration = .milliseconds(50)
         /// Remove runtime objects once their attempt is recorded as finished.
         public var removeFinished: Bool = true
+        /// How long a runtime object that no execution owns is left alone before reconciliation
+        /// removes it (a start racing with the reconciliation is not mistaken for one).
+        public var orphanGrace: Duration = .seconds(60)
 
         /// Default options.
         public init() {}
@@ -54,6 +57,8 @@ public actor ExecutionSupervisor {
     private var trackers: [AttemptKey: Tracker] = [:]
     private var eventTasks: [Task<Void, Never>] = []
     private var started = false
+    /// Runtime objects without an owner, by handle, and when reconciliation first saw them so.
+    private var orphansSeen: [String: ContinuousClock.Instant] = [:]
 
     /// A supervisor writing to `store` through the hosts of `plugins`.
     public init(store: any Store, plugins: PluginHost, options: Options = Options(), logger: Logger = Logger(label: "berth.supervisor")) {
@@ -94,7 +99,7 @@ public actor ExecutionSupervisor {
                         logger.notice("host connection changed", metadata: [
                             "host": "\(host)", "available": "\(available)", "message": "\(message)",
                         ])
-                        if available { Task { await self.catchUp(host: host, backend: backend) } }
+                        if available { Task { await self.reconcile(host: host, backend: backend) } }
                     }
                     continue
                 }
@@ -105,20 +110,143 @@ public actor ExecutionSupervisor {
         }
     }
 
-    /// Asks the host for the status of every attempt followed on it, after its connection came
-    /// (back): what ended while the link was down is recorded, what still runs stays followed.
-    private func catchUp(host: String, backend: PluginInstance) async {
-        let keys = trackers.filter { $0.value.host == host }.map(\.key)
-        for key in keys {
-            // Each await lets events in: an attempt may have been recorded as ended meanwhile.
-            guard let tracker = trackers[key], !tracker.finished, let handle = tracker.handle else { continue }
+    /// Reconciles one host with the Store, at start-up and after every reconnection (the event
+    /// stream's `connection` event), by Berth's labels:
+    ///
+    /// - an attempt this supervisor follows is inspected, so what ended while the link was down
+    ///   is recorded;
+    /// - an unfinished attempt it does not follow (this server restarted) is adopted when its
+    ///   runtime object still exists: its logs are followed on from the last stored chunk and its
+    ///   status applied, so one that ended meanwhile is recorded with its exit code and logs;
+    /// - an unfinished attempt whose object vanished ends its execution as `lost`;
+    /// - an object no unfinished execution owns is removed once it has been seen so for
+    ///   ``Options/orphanGrace`` (logged).
+    func reconcile(host: String, backend: PluginInstance) async {
+        var logger = self.logger
+        logger[metadataKey: "host"] = "\(host)"
+        let objects: [RuntimeObject]
+        let attempts: [Attempt]
+        do {
+            objects = try await backend.list(labels: [BerthLabel.server: plugins.configuration.serverID])
+            attempts = try await store.unfinishedAttempts().filter { $0.host == host }
+        } catch {
+            logger.warning("could not reconcile the host", metadata: ["error": "\(error)"])
+            return
+        }
+        var byAttempt: [AttemptKey: RuntimeObject] = [:]
+        for object in objects {
+            guard let id = object.labels[BerthLabel.execution].flatMap(UUID.init(uuidString:)),
+                  let number = object.labels[BerthLabel.attempt].flatMap(Int.init)
+            else { continue }
+            byAttempt[AttemptKey(execution: id, attempt: number)] = object
+        }
+        var owned: Set<AttemptKey> = []
+        for attempt in attempts {
+            let key = AttemptKey(execution: attempt.executionID, attempt: attempt.number)
+            owned.insert(key)
+            // Each await lets events in: re-read the trackers every time.
+            if let tracker = trackers[key] {
+                guard !tracker.finished, let handle = tracker.handle else { continue }
+                do {
+                    await apply(try await backend.inspect(handle), to: key)
+                } catch {
+                    guard let still = trackers[key], !still.finished else { continue }
+                    logger.warning("could not inspect an attempt after the host came back", metadata: [
+                        "execution": "\(key.execution)", "error": "\(error)",
+                    ])
+                }
+                continue
+            }
+            guard let execution = try? await store.execution(id: attempt.executionID), trackers[key] == nil else { continue }
+            if execution.state.isTerminal || execution.attempts != attempt.number {
+                // Decided already (cancelled, timed out): the attempt only needs closing.
+                try? await store.finishAttempt(executionID: key.execution, number: key.attempt, at: Date())
+                owned.remove(key)
+                continue
+            }
+            if let object = byAttempt[key] {
+                await adopt(object, key: key, host: host, backend: backend)
+            } else {
+                var attemptLogger = logger
+                attemptLogger[metadataKey: "execution"] = "\(key.execution)"
+                let reason = "the runtime object of attempt \(key.attempt) on host \(host) no longer exists"
+                for from in [ExecutionState.running, .starting, .scheduled] {
+                    let changes = TransitionChanges(
+                        error: ExecutionFailure(code: "lost", message: reason), attempt: key.attempt)
+                    if await transition(key.execution, from, .lost, reason, changes, attemptLogger) { break }
+                }
+                try? await store.finishAttempt(executionID: key.execution, number: key.attempt, at: Date())
+            }
+        }
+        // Objects kept on purpose (removeFinished off) are not orphans to remove.
+        guard options.removeFinished else { return }
+        await removeOrphans(byAttempt.filter { !owned.contains($0.key) && trackers[$0.key] == nil }, backend: backend, logger: logger)
+    }
+
+    /// Follows an attempt this supervisor did not start (found running or ended by reconciliation).
+    private func adopt(_ object: RuntimeObject, key: AttemptKey, host: String, backend: PluginInstance) async {
+        var logger = self.logger
+        logger[metadataKey: "execution"] = "\(key.execution)"
+        logger[metadataKey: "host"] = "\(host)"
+        let tracker = Tracker(host: host, backend: backend)
+        tracker.handle = object.handle
+        trackers[key] = tracker
+        let handle = object.handle
+        let logs: @Sendable (Timestamp?) -> PluginStream<LogChunk> = { since in
+            backend.logs(LogRequest(handle: handle, follow: true, since: since))
+        }
+        let resume = await storedLogsEnd(key)
+        let pump = LogPump(store: store, interval: options.logBatchInterval, logger: logger)
+        tracker.logPump = Task { await pump.run(logs, execution: key.execution, attempt: key.attempt, resume: resume) }
+        logger.notice("adopted an attempt", metadata: ["attempt": "\(key.attempt)", "state": "\(object.status.state)"])
+        await apply(object.status, to: key)
+    }
+
+    /// Where the stored logs of an attempt end: after the chunks with the newest timestamp
+    /// (PostgreSQL keeps microseconds, so timestamps are compared at that precision).
+    private func storedLogsEnd(_ key: AttemptKey) async -> LogResumePoint {
+        var after: Int64?
+        var newest: Date?
+        var atNewest = 0
+        while true {
+            guard let page = try? await store.logs(LogQuery(executionID: key.execution, attempt: key.attempt, afterSeq: after, limit: 10_000)),
+                  !page.isEmpty
+            else { break }
+            for chunk in page {
+                if newest == nil || chunk.timestamp > newest! {
+                    newest = chunk.timestamp
+                    atNewest = 1
+                } else if chunk.timestamp == newest {
+                    atNewest += 1
+                }
+            }
+            after = page.last?.seq
+            if page.count < 10_000 { break }
+        }
+        guard let newest else { return LogResumePoint() }
+        let micros = Int64((newest.timeIntervalSince1970 * 1_000_000).rounded())
+        return LogResumePoint(since: Timestamp(nanosecondsSinceEpoch: micros * 1000), alreadyDelivered: atNewest, granularity: 1000)
+    }
+
+    /// Removes runtime objects no unfinished execution owns, once seen so for the grace period.
+    private func removeOrphans(_ orphans: [AttemptKey: RuntimeObject], backend: PluginInstance, logger: Logger) async {
+        let now = ContinuousClock.now
+        let current = Set(orphans.values.map(\.handle.json.jsonText))
+        orphansSeen = orphansSeen.filter { current.contains($0.key) }
+        for (key, object) in orphans {
+            let id = object.handle.json.jsonText
+            let firstSeen = orphansSeen[id] ?? now
+            orphansSeen[id] = firstSeen
+            guard now - firstSeen >= options.orphanGrace else { continue }
             do {
-                await apply(try await backend.inspect(handle), to: key)
-            } catch {
-                guard let still = trackers[key], !still.finished else { continue }
-                logger.warning("could not inspect an attempt after the host came back", metadata: [
-                    "execution": "\(key.execution)", "host": "\(host)", "error": "\(error)",
+                try await backend.remove(object.handle)
+                orphansSeen[id] = nil
+                logger.notice("removed a runtime object no execution owns", metadata: [
+                    "execution": "\(key.execution)", "attempt": "\(key.attempt)", "handle": "\(object.handle)",
+                    "state": "\(object.status.state)",
                 ])
+            } catch {
+                logger.warning("could not remove an orphaned runtime object", metadata: ["handle": "\(object.handle)", "error": "\(error)"])
             }
         }
     }

@@ -32,7 +32,11 @@ struct LogPump: Sendable {
     ///   - open: Opens the followed stream at or after a time (nil: from the start).
     ///   - execution: The execution, for the stored chunks.
     ///   - attempt: The attempt, for the stored chunks.
-    func run(_ open: @escaping @Sendable (Timestamp?) -> PluginStream<LogChunk>, execution: UUID, attempt: Int) async {
+    ///   - resume: Where an earlier reader stopped (chunks already stored), if anywhere.
+    func run(
+        _ open: @escaping @Sendable (Timestamp?) -> PluginStream<LogChunk>, execution: UUID, attempt: Int,
+        resume start: LogResumePoint = LogResumePoint()
+    ) async {
         let pending = Pending()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -46,7 +50,7 @@ struct LogPump: Sendable {
                     if finished { return }
                 }
             }
-            var resume = LogResumePoint()
+            var resume = start
             var backoff = 0.2
             while !Task.isCancelled {
                 resume.beginPass()

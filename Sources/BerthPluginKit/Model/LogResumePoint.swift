@@ -12,10 +12,26 @@ public struct LogResumePoint: Sendable, Hashable {
     private var deliveredAtSince = 0
     /// Repeats still to skip in the current pass.
     private var toSkip = 0
+    /// Nanoseconds to which timestamps are compared (1: exact).
+    private let granularity: Int64
 
     /// A point before any chunk, at or after `since` when given.
     public init(since: Timestamp? = nil) {
         self.since = since
+        self.granularity = 1
+    }
+
+    /// A point after chunks stored elsewhere at a coarser precision (PostgreSQL keeps
+    /// microseconds): `delivered` of them carry `since` once truncated to `granularity`
+    /// nanoseconds, and timestamps are compared at that precision from then on.
+    public init(since: Timestamp, alreadyDelivered delivered: Int, granularity: Int64) {
+        self.granularity = max(1, granularity)
+        self.since = Timestamp(nanosecondsSinceEpoch: since.nanosecondsSinceEpoch - since.nanosecondsSinceEpoch % self.granularity)
+        self.deliveredAtSince = delivered
+    }
+
+    private func truncated(_ time: Timestamp) -> Timestamp {
+        Timestamp(nanosecondsSinceEpoch: time.nanosecondsSinceEpoch - time.nanosecondsSinceEpoch % granularity)
     }
 
     /// Starts reading a new response requested with ``since``.
@@ -25,17 +41,18 @@ public struct LogResumePoint: Sendable, Hashable {
 
     /// Whether `chunk` is new (and records it when it is).
     public mutating func admit(_ chunk: LogChunk) -> Bool {
-        if toSkip > 0, chunk.timestamp == since {
+        let time = truncated(chunk.timestamp)
+        if toSkip > 0, time == since {
             toSkip -= 1
             return false
         }
         toSkip = 0
-        guard let newest = since, chunk.timestamp <= newest else {
-            since = chunk.timestamp
+        guard let newest = since, time <= newest else {
+            since = time
             deliveredAtSince = 1
             return true
         }
-        if chunk.timestamp == newest { deliveredAtSince += 1 }
+        if time == newest { deliveredAtSince += 1 }
         return true
     }
 }
