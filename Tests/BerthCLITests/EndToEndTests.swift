@@ -38,7 +38,7 @@ struct EndToEndTests {
                   known_hosts: \(try TestEnvironment.require("BERTH_TEST_SSH_KNOWN_HOSTS"))
             """.write(to: configFile, atomically: true, encoding: .utf8)
 
-        let server = try Subprocess(Subprocess.berth, ["serve", "--config", configFile.path])
+        var server = try Subprocess(Subprocess.berth, ["serve", "--config", configFile.path])
         var stopped = false
         defer {
             if !stopped {
@@ -52,13 +52,16 @@ struct EndToEndTests {
         }
         let url = "http://127.0.0.1:\(port)"
         let client = BerthClient(baseURL: url)
-        var ready = false
-        for _ in 0..<600 {
-            if await client.isReady() { ready = true; break }
-            if !server.process.isRunning { break }
-            try await Task.sleep(for: .milliseconds(100))
+        func waitUntilReady(_ server: Subprocess) async throws {
+            var ready = false
+            for _ in 0..<600 {
+                if await client.isReady() { ready = true; break }
+                if !server.process.isRunning { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try #require(ready, "server not ready; stderr:\n\(server.stderr)")
         }
-        try #require(ready, "server not ready; stderr:\n\(server.stderr)")
+        try await waitUntilReady(server)
 
         let run = try await Subprocess.berth(
             ["run", TestEnvironment.localImage, "sh", "-c", "echo hello; echo oops >&2; exit 3"],
@@ -121,10 +124,33 @@ struct EndToEndTests {
         #expect(missing.stderr.hasPrefix("berth: no execution has id"))
         #expect(missing.stderr.contains("(execution_not_found)"))
 
+        // SIGTERM with an execution running: the server exits 0 and leaves the container; the
+        // next server adopts it and records its true end with all its output.
+        let survivor = try await Subprocess.berth(
+            ["run", "--detach", TestEnvironment.localImage, "sh", "-c", "echo before; sleep 5; echo after; exit 6"],
+            environment: ["BERTH_URL": url])
+        let survivorID = survivor.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        for _ in 0..<300 {
+            let logs = try await Subprocess.berth(["logs", survivorID], environment: ["BERTH_URL": url])
+            if logs.stdout == "before\n" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         server.signal(SIGTERM)
         let end = try await server.wait(timeout: 90)
-        stopped = true
         #expect(end.status == 0, "stderr:\n\(end.stderr)")
         #expect(end.stdout.contains("Berth is serving on \(url)"))
+        server = try Subprocess(Subprocess.berth, ["serve", "--config", configFile.path])
+        try await waitUntilReady(server)
+        let adopted = try await Subprocess.berth(["logs", "-f", survivorID], environment: ["BERTH_URL": url], timeout: 120)
+        #expect(adopted.stdout == "before\nafter\n", "\(adopted.stderr)")
+        let shown = try await Subprocess.berth(["show", survivorID], environment: ["BERTH_URL": url])
+        #expect(shown.stdout.contains("failed"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("6"), "\(shown.stdout)")
+
+        server.signal(SIGTERM)
+        let last = try await server.wait(timeout: 90)
+        stopped = true
+        #expect(last.status == 0, "stderr:\n\(last.stderr)")
+        #expect(last.stderr.contains("adopted an attempt"), "the second server adopted the running attempt")
     }
 }
