@@ -10,7 +10,7 @@
 #   - the test images, built by scripts/build-test-images.sh and pushed to both registries
 #     (and loaded into the remote engine).
 #
-# Usage: scripts/test-services.sh up|down|env|status|sshd-stop|sshd-start
+# Usage: scripts/test-services.sh up|down|env|status|sshd-stop|sshd-start|remote-docker-stop|remote-docker-start
 #
 #   up      start everything (a no-op when it is already up) and print the path of the env
 #           file, which holds `export` lines for every BERTH_TEST_* variable:
@@ -21,6 +21,9 @@
 #   sshd-stop   stop only sshd and every connection it serves (host keys, config and the
 #               other services stay); for tests of "sshd went away"
 #   sshd-start  start sshd again after sshd-stop, same port and host keys (no-op if it answers)
+#   remote-docker-stop   stop only the remote engine's dockerd; it runs with live-restore, so
+#                        its containers keep running (for tests of "the engine went away")
+#   remote-docker-start  start it again (no-op if it answers); it finds its containers
 #
 # Settings, from the environment:
 #   BERTH_TEST_STATE               state folder            (/tmp/berth-test-services)
@@ -283,14 +286,15 @@ docker_cli() { engine_cli "$DOCKER_SOCKET" "$@"; }
 # Starts a dockerd. $1: a name for messages, $2: its folder, $3: its socket, $4: the name of
 # its short exec-root (see exec_root_path).
 start_engine() {
-    local label=$1 dir=$2 socket=$3 exec_root pid
+    local label=$1 dir=$2 socket=$3 config=${5:-'{}'} exec_root pid
     exec_root=$(exec_root_path "$4")
     check_socket_path "$socket"
     check_socket_path "$exec_root/containerd/containerd.sock.ttrpc"
     mkdir -p "$dir/data" "$exec_root" "$CLIENT_CONFIG"
     printf '%s\n' "$exec_root" >"$dir/exec-root-path"
-    # An empty config file: the machine's /etc/docker/daemon.json must not change this engine.
-    printf '{}\n' >"$dir/daemon.json"
+    # Our own config file ($5, default empty): the machine's /etc/docker/daemon.json must not
+    # change this engine.
+    printf '%s\n' "$config" >"$dir/daemon.json"
 
     log "$label: starting dockerd on $socket (log: $dir/dockerd.log)"
     # No bridge and no iptables: containers get --network none, and the engine creates no
@@ -669,7 +673,8 @@ write_env_file() {
             BERTH_TEST_SSH_KEY_ED25519 BERTH_TEST_SSH_KEY_ECDSA BERTH_TEST_SSH_KEY_RSA \
             BERTH_TEST_SSH_KEY_RSA_PASSPHRASE BERTH_TEST_SSH_KEY_UNAUTHORIZED \
             BERTH_TEST_SSH_KNOWN_HOSTS BERTH_TEST_SSH_KNOWN_HOSTS_WRONG \
-            BERTH_TEST_SSHD_PIDFILE BERTH_TEST_SSHD_STOP BERTH_TEST_SSHD_START; do
+            BERTH_TEST_SSHD_PIDFILE BERTH_TEST_SSHD_STOP BERTH_TEST_SSHD_START \
+            BERTH_TEST_REMOTE_DOCKER_STOP BERTH_TEST_REMOTE_DOCKER_START; do
             printf "export %s='%s'\n" "$var" "${!var}"
         done
     } >"$tmp"
@@ -719,7 +724,7 @@ do_up() {
 
     start_postgres "$pg_port"
     start_engine Docker "$DOCKER_DIR" "$DOCKER_SOCKET" x
-    start_engine "remote Docker" "$REMOTE_DOCKER_DIR" "$REMOTE_DOCKER_SOCKET" xr
+    start_remote_engine
     write_ssh_files "$ssh_port"
     start_sshd_process
 
@@ -761,6 +766,8 @@ do_up() {
     # so they act on these services whatever the test's environment holds.
     export BERTH_TEST_SSHD_STOP="BERTH_TEST_STATE=$STATE $SCRIPT_DIR/test-services.sh sshd-stop"
     export BERTH_TEST_SSHD_START="BERTH_TEST_STATE=$STATE $SCRIPT_DIR/test-services.sh sshd-start"
+    export BERTH_TEST_REMOTE_DOCKER_STOP="BERTH_TEST_STATE=$STATE $SCRIPT_DIR/test-services.sh remote-docker-stop"
+    export BERTH_TEST_REMOTE_DOCKER_START="BERTH_TEST_STATE=$STATE $SCRIPT_DIR/test-services.sh remote-docker-start"
 
     "$SCRIPT_DIR/build-test-images.sh" >&2
 
@@ -782,6 +789,8 @@ do_down() {
     fi
     stop_sshd
     stop_registries
+    # live-restore: containers outlive dockerd, so remove them first.
+    remove_remote_containers
     stop_engine "remote Docker" "$REMOTE_DOCKER_DIR"
     stop_engine Docker "$DOCKER_DIR"
     stop_postgres
@@ -793,6 +802,43 @@ do_down() {
 do_env() {
     [[ -f "$ENV_FILE" ]] || die "services are not up (no $ENV_FILE); run: $0 up"
     cat "$ENV_FILE"
+}
+
+# The remote engine: live-restore on, so stopping its dockerd alone leaves its containers
+# running, as on a host whose Docker daemon restarts.
+start_remote_engine() {
+    start_engine "remote Docker" "$REMOTE_DOCKER_DIR" "$REMOTE_DOCKER_SOCKET" xr '{"live-restore": true}'
+}
+
+# Removes every container of the remote engine (when it answers).
+remove_remote_containers() {
+    local ids
+    ids=$(engine_cli "$REMOTE_DOCKER_SOCKET" ps -aq 2>/dev/null || true)
+    if [[ -n "$ids" ]]; then
+        # shellcheck disable=SC2086
+        engine_cli "$REMOTE_DOCKER_SOCKET" rm -f $ids >/dev/null 2>&1 || true
+    fi
+}
+
+# Stops only the remote engine's dockerd; its containerd and containers keep running.
+do_remote_docker_stop() {
+    local pid
+    check_state_path
+    pid=$(read_pidfile "$REMOTE_DOCKER_DIR/dockerd.pid" || true)
+    process_is "$pid" dockerd || die "the remote engine is not running; run: $0 up"
+    log "remote Docker: stopping dockerd (pid $pid); its containers keep running"
+    stop_process "$pid" dockerd 60
+}
+
+# Starts the remote engine's dockerd again; a no-op when it answers.
+do_remote_docker_start() {
+    [[ "$(id -u)" -eq 0 ]] || die "needs root: dockerd runs as root"
+    check_state_path
+    if engine_cli "$REMOTE_DOCKER_SOCKET" version >/dev/null 2>&1; then
+        log "remote Docker already answers"
+        return 0
+    fi
+    start_remote_engine
 }
 
 # Stops only sshd (and its connections); the rest stays up, and so do its keys and config.
@@ -832,7 +878,7 @@ main() {
     # One `up`, `down`, `sshd-stop` or `sshd-start` at a time for a state folder: the lock sits beside it, since `down`
     # removes the folder itself. The services must not inherit fd 9, or they would hold the
     # lock for as long as they run: each start closes it (9>&-).
-    if [[ "$cmd" == up || "$cmd" == down || "$cmd" == sshd-stop || "$cmd" == sshd-start ]]; then
+    if [[ "$cmd" == up || "$cmd" == down || "$cmd" == sshd-* || "$cmd" == remote-docker-* ]]; then
         mkdir -p "$(dirname "$STATE")"
         exec 9>"$STATE.lock"
         flock -w 300 9 || die "another up/down/sshd-stop/sshd-start holds $STATE.lock"
@@ -844,8 +890,10 @@ main() {
         status) do_status ;;
         sshd-stop) do_sshd_stop ;;
         sshd-start) do_sshd_start ;;
+        remote-docker-stop) do_remote_docker_stop ;;
+        remote-docker-start) do_remote_docker_start ;;
         *)
-            printf 'usage: %s up|down|env|status|sshd-stop|sshd-start\n' "$0" >&2
+            printf 'usage: %s up|down|env|status|sshd-stop|sshd-start|remote-docker-stop|remote-docker-start\n' "$0" >&2
             exit 2
             ;;
     esac

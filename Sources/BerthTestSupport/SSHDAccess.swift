@@ -1,5 +1,8 @@
 public import BerthPluginKit
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 public import Testing
 
 /// Who may use the test sshd now: any number of tests at once, or one test alone (a test that
@@ -91,25 +94,35 @@ extension TestEnvironment {
         ]
     }
 
-    /// Runs one of the rig's shell commands (`BERTH_TEST_SSHD_STOP`, `BERTH_TEST_SSHD_START`).
-    /// Its output goes to a file, not a pipe: a daemon it starts must not hold our pipe open.
+    /// Runs one of the rig's shell commands (`BERTH_TEST_SSHD_STOP`, `BERTH_TEST_REMOTE_DOCKER_START`).
+    ///
+    /// Spawned with `posix_spawn` and reaped with `waitpid`, its output in a file: a daemon it
+    /// starts (dockerd) inherits descriptors and outlives it, which makes Foundation's
+    /// `Process.waitUntilExit` wait forever.
     public static func runRigCommand(_ variable: String) throws {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("berth-rig-\(uniqueID()).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: log) }
-        let output = try FileHandle(forWritingTo: log)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", try require(variable)]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        try? output.close()
-        guard process.terminationStatus == 0 else {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            throw PluginError(.internal, "\(variable) exited with \(process.terminationStatus): \(text.suffix(2000))")
+        let command = try require(variable)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("berth-rig-\(uniqueID()).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let arguments = ["/bin/sh", "-c", command]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/bin/sh", &actions, nil, &argv, environ)
+        guard spawned == 0 else { throw PluginError(.internal, "\(variable): cannot start /bin/sh: \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        // WIFEXITED and WEXITSTATUS, which Swift cannot call as macros.
+        let exited = status & 0x7f == 0
+        let code = (status >> 8) & 0xff
+        guard exited, code == 0 else {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw PluginError(.internal, "\(variable) failed (status \(status)): \(text.suffix(2000))")
         }
     }
 }
