@@ -77,7 +77,7 @@ struct DockerSSHTests {
     }
 
     /// Starts an ssh-agent in the foreground (`-D`) listening on `socket` and returns its pid
-    /// once the socket exists. The caller ends it with SIGTERM; nothing waits for it here, as
+    /// once the socket exists. The caller ends it with SIGKILL; nothing waits for it here, as
     /// Foundation's `waitUntilExit` can hang on an agent's exit from a concurrency thread.
     private func startAgent(socket: String) async throws -> pid_t {
         let agent = Process()
@@ -91,7 +91,7 @@ struct DockerSSHTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         guard FileManager.default.fileExists(atPath: socket) else {
-            kill(agent.processIdentifier, SIGTERM)
+            kill(agent.processIdentifier, SIGKILL)
             throw PluginError(.internal, "ssh-agent made no socket at \(socket) within 5 s")
         }
         return agent.processIdentifier
@@ -102,7 +102,8 @@ struct DockerSSHTests {
         let socket = "/tmp/berth-agent-\(TestEnvironment.uniqueID().prefix(8)).sock"
         let agentPID = try await startAgent(socket: socket)
         defer {
-            kill(agentPID, SIGTERM)
+            // SIGKILL: started through Foundation's Process, ssh-agent does not act on SIGTERM.
+            kill(agentPID, SIGKILL)
             try? FileManager.default.removeItem(atPath: socket)
         }
         let add = Process()
