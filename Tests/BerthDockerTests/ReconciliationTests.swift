@@ -40,14 +40,16 @@ struct ReconciliationTests {
         try await TestServer.withStore(maxConnections: 8) { store, _ in
             let serverID = "berth-test-" + TestEnvironment.uniqueID()
             let (firstPlugins, first) = try await runtime(store, serverID: serverID)
-            let endsWhileDown = try await launch(store, first, "echo a1; sleep 2; echo a2 >&2; exit 3")
-            let stillRunning = try await launch(store, first, "echo b1; sleep 7; echo b2")
+            let endsWhileDown = try await launch(store, first, "echo a1; sleep 4; echo a2 >&2; exit 3")
+            let stillRunning = try await launch(store, first, "echo b1; sleep 12; echo b2")
             let vanishes = try await launch(store, first, "echo c1; sleep 60")
             for id in [endsWhileDown, stillRunning, vanishes] {
+                // Running (or, on a loaded machine, already past it) with its first line stored.
                 try await until("\(id) runs and has stored its first line") {
-                    let running = try await store.execution(id: id)?.state == .running
+                    let state = try await store.execution(id: id)?.state
+                    let started = state == .running || state?.isTerminal == true
                     let logged = try await output(store, id)
-                    return running && !logged.isEmpty
+                    return started && !logged.isEmpty
                 }
             }
             // The first server goes away; its containers keep running.
@@ -59,7 +61,7 @@ struct ReconciliationTests {
                 try await docker.backend.remove(object.handle)
             }
             let orphan = try await docker.backend.start(DockerFixture.shell("sleep 60"))
-            try await Task.sleep(for: .seconds(3))
+            try await Task.sleep(for: .seconds(5))
 
             let (secondPlugins, second) = try await runtime(store, serverID: serverID)
             try await until("every execution has ended") {
