@@ -61,6 +61,15 @@ public struct PluginSettings: Sendable {
             throw PluginError(.invalidConfig, "host \(host): \(error)")
         }
     }
+
+    /// Refuses a key that is neither in `allowed` nor one the host adds (`host`, `server`).
+    /// - Throws: `invalid_config` naming the first unknown key.
+    public func rejectUnknownKeys(allowed: Set<String>) throws(PluginError) {
+        let known = allowed.union(["host", "server"])
+        if let unknown = try reader().members.keys.sorted().first(where: { !known.contains($0) }) {
+            throw PluginError(.invalidConfig, "host \(host): settings.\(unknown): unknown key")
+        }
+    }
 }
 
 /// A backend written in Swift, exported as a plugin with ``PluginExport/descriptor(for:)``.

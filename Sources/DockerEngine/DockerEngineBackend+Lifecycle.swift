@@ -141,30 +141,11 @@ extension DockerEngineBackend {
         let http = try await api.request(
             "GET", "/containers/\(DockerAPI.pathSegment(id))/logs", query: query, deadline: follow ? .none : .standard)
         var decoder = DockerLogDecoder()
-        var errorBody: [UInt8]?
-        var status = 0
-        do {
-            for try await part in api.transport.stream(http) {
-                switch part {
-                case .head(let code, _):
-                    status = code
-                    if code != 200 { errorBody = [] }
-                case .body(let bytes):
-                    if errorBody != nil {
-                        errorBody?.append(contentsOf: bytes)
-                    } else {
-                        for chunk in try decoder.feed(bytes) { deliver(chunk) }
-                    }
-                }
-            }
-        } catch let error as PluginError {
-            throw error
-        } catch {
-            throw PluginError(.internal, "host \(host): reading logs of \(id): \(error)")
+        let failed = try await api.transport.receive(http) { bytes throws(PluginError) in
+            for chunk in try decoder.feed(bytes) { deliver(chunk) }
+            return true
         }
-        if let errorBody {
-            throw api.failure(HTTPResponse(status: status, body: errorBody), "reading logs of container \(id)")
-        }
+        if let failed { throw api.failure(failed, "reading logs of container \(id)") }
     }
 
     /// Docker's `since`: seconds since the epoch with nanoseconds.

@@ -63,11 +63,8 @@ public struct DockerEngineSettings: Sendable {
     public init(_ settings: PluginSettings, pluginKeys: Set<String>) throws(PluginError) {
         host = settings.host
         server = settings.server
+        try settings.rejectUnknownKeys(allowed: Set(Self.schemaProperties.keys).union(pluginKeys))
         let reader = try settings.reader()
-        let known = Set(Self.schemaProperties.keys).union(pluginKeys).union(["host", "server"])
-        if let unknown = reader.members.keys.sorted().first(where: { !known.contains($0) }) {
-            throw PluginError(.invalidConfig, "host \(host): settings.\(unknown): unknown key")
-        }
         do {
             maxConcurrent = Int(try reader.optionalInt("max_concurrent") ?? 4)
             guard maxConcurrent >= 1 else {

@@ -47,7 +47,7 @@ final class DockerEventPump: Sendable {
         }
     }
 
-    private func follow(_ hub: BackendEventHub, connected: () -> Void) async throws {
+    private func follow(_ hub: BackendEventHub, connected: () -> Void) async throws(PluginError) {
         let filters: JSONValue = [
             "type": ["container"], "event": ["start", "die"], "label": .array([.string("\(BerthLabel.server)=\(server)")]),
         ]
@@ -57,34 +57,19 @@ final class DockerEventPump: Sendable {
         }
         let request = try await api.request("GET", "/events", query: query, deadline: .none)
         var splitter = LineSplitter()
-        var errorBody: [UInt8]?
-        var status = 0
-        for try await part in transport.stream(request) {
-            switch part {
-            case .head(let code, _):
-                status = code
-                if code == 200 {
-                    connected()
-                    // Resume from here after a loss even if no event has come yet; a second of
-                    // overlap only repeats reports, which consumers apply idempotently.
-                    lastEvent.withLock { $0 = $0 ?? Timestamp.now().adding(seconds: -1) }
-                    hub.setAvailable(true, "connected to Docker engine at \(api.endpoint)")
-                } else {
-                    errorBody = []
-                }
-            case .body(let bytes):
-                if errorBody != nil {
-                    errorBody?.append(contentsOf: bytes)
-                    continue
-                }
-                for line in splitter.feed(bytes) {
-                    if let event = try? JSONValue(parsing: line) { await handle(event, hub) }
-                }
+        let failed = try await transport.receive(request, accepted: {
+            connected()
+            // Resume from here after a loss even if no event has come yet; a second of overlap
+            // only repeats reports, which consumers apply idempotently.
+            lastEvent.withLock { $0 = $0 ?? Timestamp.now().adding(seconds: -1) }
+            hub.setAvailable(true, "connected to Docker engine at \(api.endpoint)")
+        }) { bytes in
+            for line in splitter.feed(bytes) {
+                if let event = try? JSONValue(parsing: line) { await handle(event, hub) }
             }
+            return true
         }
-        if let errorBody {
-            throw api.failure(HTTPResponse(status: status, body: errorBody), "following events")
-        }
+        if let failed { throw api.failure(failed, "following events") }
     }
 
     private func handle(_ event: JSONValue, _ hub: BackendEventHub) async {

@@ -75,29 +75,17 @@ extension KubernetesBackend {
             "GET", KubernetesClient.path("pods", namespace: namespace, name: pod, subresource: "log"), query: query,
             timeout: request.follow ? nil : client.requestTimeout)
         var lines = KubernetesLogLines(stream: stream ?? .stdout)
-        var errorBody: [UInt8]?
-        var status = 0
         func pass(_ chunks: [LogChunk]) {
             for chunk in chunks where request.since.map({ chunk.timestamp >= $0 }) ?? true { deliver(chunk) }
         }
-        do {
-            for try await part in client.transport.stream(http) {
-                switch part {
-                case .head(let code, _):
-                    status = code
-                    if code != 200 { errorBody = [] }
-                case .body(let bytes):
-                    if errorBody != nil { errorBody?.append(contentsOf: bytes) } else { pass(lines.feed(bytes)) }
-                }
-            }
-        } catch let error as PluginError {
-            throw error
-        } catch {
-            throw PluginError(.internal, "host \(host): reading logs of pod \(pod): \(error)")
+        let failed = try await client.transport.receive(http) { bytes in
+            pass(lines.feed(bytes))
+            return true
         }
-        if let errorBody {
+        if let failed {
             throw KubernetesFailure.error(
-                status: status, body: errorBody, verb: "get", resource: "pods/\(pod)/log in namespace \(namespace)", server: client.server)
+                status: failed.status, body: failed.body, verb: "get", resource: "pods/\(pod)/log in namespace \(namespace)",
+                server: client.server)
         }
         pass(lines.finish())
     }

@@ -76,11 +76,8 @@ public struct KubernetesSettings: Sendable {
     public init(_ settings: PluginSettings) throws(PluginError) {
         host = settings.host
         server = settings.server
+        try settings.rejectUnknownKeys(allowed: Set(Self.schema["properties"]?.objectValue?.keys.map { $0 } ?? []))
         let reader = try settings.reader()
-        let known = Set(Self.schema["properties"]?.objectValue?.keys.map { $0 } ?? []).union(["host", "server"])
-        if let unknown = reader.members.keys.sorted().first(where: { !known.contains($0) }) {
-            throw PluginError(.invalidConfig, "host \(host): settings.\(unknown): unknown key")
-        }
         do {
             let inCluster = try reader.optionalBool("in_cluster") ?? false
             let kubeconfig = try reader.optionalString("kubeconfig")

@@ -81,46 +81,32 @@ final class PodWatchPump: Sendable {
             timeout: nil)
         var latest = version
         var lines = LineSplitter()
-        var errorBody: [UInt8]?
-        var status = 0
-        do {
-            for try await part in client.transport.stream(request) {
-                switch part {
-                case .head(let code, _):
-                    status = code
-                    if code != 200 { errorBody = [] }
-                case .body(let bytes):
-                    if errorBody != nil {
-                        errorBody?.append(contentsOf: bytes)
-                        continue
-                    }
-                    for line in lines.feed(bytes) {
-                        switch WatchEvent(line: line) {
-                        case .object(let type, let pod)?:
-                            latest = pod["metadata"]?["resourceVersion"]?.stringValue ?? latest
-                            report(pod, type: type, hub)
-                        case .bookmark(let version)?:
-                            if !version.isEmpty { latest = version }
-                        case .expired?:
-                            return nil
-                        case .error(let code, let message)?:
-                            throw PluginError(.unavailable, "the pod watch ended with \(code): \(message)")
-                        case nil:
-                            continue
-                        }
-                    }
+        var expired = false
+        let failed = try await client.transport.receive(request) { bytes throws(PluginError) in
+            for line in lines.feed(bytes) {
+                switch WatchEvent(line: line) {
+                case .object(let type, let pod)?:
+                    latest = pod["metadata"]?["resourceVersion"]?.stringValue ?? latest
+                    report(pod, type: type, hub)
+                case .bookmark(let version)?:
+                    if !version.isEmpty { latest = version }
+                case .expired?:
+                    expired = true
+                    return false
+                case .error(let code, let message)?:
+                    throw PluginError(.unavailable, "the pod watch ended with \(code): \(message)")
+                case nil:
+                    continue
                 }
             }
-        } catch let error as PluginError {
-            throw error
-        } catch {
-            throw PluginError(.unavailable, "the pod watch failed: \(error)")
+            return true
         }
-        if let errorBody {
-            if status == 410 { return nil }
-            throw KubernetesFailure.error(status: status, body: errorBody, verb: "watch", resource: "pods in namespace \(namespace)", server: client.server)
+        if let failed {
+            if failed.status == 410 { return nil }
+            throw KubernetesFailure.error(
+                status: failed.status, body: failed.body, verb: "watch", resource: "pods in namespace \(namespace)", server: client.server)
         }
-        return latest
+        return expired ? nil : latest
     }
 
     /// Reports one pod's status; a pod deleted before its container ended is a failure.

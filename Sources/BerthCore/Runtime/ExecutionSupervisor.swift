@@ -191,15 +191,19 @@ public actor ExecutionSupervisor {
         let tracker = Tracker(host: host, backend: backend)
         tracker.handle = object.handle
         trackers[key] = tracker
-        let handle = object.handle
+        followLogs(tracker, key: key, handle: object.handle, resume: await storedLogsEnd(key), logger: logger)
+        logger.notice("adopted an attempt", metadata: ["attempt": "\(key.attempt)", "state": "\(object.status.state)"])
+        await apply(object.status, to: key)
+    }
+
+    /// Starts the log pump that stores the attempt's followed output from `resume` on.
+    private func followLogs(_ tracker: Tracker, key: AttemptKey, handle: RuntimeHandle, resume: LogResumePoint, logger: Logger) {
+        let backend = tracker.backend
         let logs: @Sendable (Timestamp?) -> PluginStream<LogChunk> = { since in
             backend.logs(LogRequest(handle: handle, follow: true, since: since))
         }
-        let resume = await storedLogsEnd(key)
         let pump = LogPump(store: store, interval: options.logBatchInterval, logger: logger)
         tracker.logPump = Task { await pump.run(logs, execution: key.execution, attempt: key.attempt, resume: resume) }
-        logger.notice("adopted an attempt", metadata: ["attempt": "\(key.attempt)", "state": "\(object.status.state)"])
-        await apply(object.status, to: key)
     }
 
     /// Where the stored logs of an attempt end: after the chunks with the newest timestamp
@@ -305,11 +309,7 @@ public actor ExecutionSupervisor {
             logger.error("could not record the attempt's handle", metadata: ["error": "\(error)", "handle": "\(handle)"])
         }
         tracker.handle = handle
-        let pump = LogPump(store: store, interval: options.logBatchInterval, logger: logger)
-        let logs: @Sendable (Timestamp?) -> PluginStream<LogChunk> = { since in
-            backend.logs(LogRequest(handle: handle, follow: true, since: since))
-        }
-        tracker.logPump = Task { await pump.run(logs, execution: key.execution, attempt: key.attempt) }
+        followLogs(tracker, key: key, handle: handle, resume: LogResumePoint(), logger: logger)
         logger.info("attempt started", metadata: ["attempt": "\(attempt)", "handle": "\(handle)"])
         if tracker.stopGrace == nil, let current = try? await store.execution(id: execution.id), current.state.isTerminal {
             // Ended elsewhere while starting (cancelled through another server): stop it too.
