@@ -31,19 +31,12 @@ final class DockerEventPump: Sendable {
     }
 
     private func pump(_ hub: BackendEventHub) async {
-        var backoff = 0.2
-        while !Task.isCancelled {
-            do {
-                try await follow(hub) { backoff = 0.2 }
-                throw PluginError(.unavailable, "event stream from Docker engine at \(api.endpoint) ended")
-            } catch {
-                guard !Task.isCancelled else { return }
-                api.forgetVersion()
-                let message = (error as? PluginError)?.message ?? "\(error)"
-                hub.setAvailable(false, "host \(api.host): lost Docker engine at \(api.endpoint): \(message)")
-                try? await Task.sleep(for: .seconds(backoff))
-                backoff = min(backoff * 2, 5)
-            }
+        await hub.reconnecting(lost: { error in
+            api.forgetVersion()
+            return "host \(api.host): lost Docker engine at \(api.endpoint): \(error.message)"
+        }) { connected throws(PluginError) in
+            try await follow(hub, connected: connected)
+            throw PluginError(.unavailable, "event stream from Docker engine at \(api.endpoint) ended")
         }
     }
 

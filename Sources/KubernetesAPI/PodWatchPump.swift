@@ -42,19 +42,13 @@ final class PodWatchPump: Sendable {
             }
         }
         defer { ticker.cancel() }
-        var backoff = 0.2
-        while !Task.isCancelled {
-            do throws(PluginError) {
-                var version = try await list(hub)
-                backoff = 0.2
-                while !Task.isCancelled, let next = try await watch(from: version, hub) {
-                    version = next
-                }
-            } catch {
-                guard !Task.isCancelled else { return }
-                hub.setAvailable(false, "lost the pod watch on \(client.server), namespace \(namespace): \(error.message)")
-                try? await Task.sleep(for: .seconds(backoff))
-                backoff = min(backoff * 2, 5)
+        await hub.reconnecting(lost: { error in
+            "lost the pod watch on \(client.server), namespace \(namespace): \(error.message)"
+        }) { connected throws(PluginError) in
+            var version = try await list(hub)
+            connected()
+            while !Task.isCancelled, let next = try await watch(from: version, hub) {
+                version = next
             }
         }
     }

@@ -78,4 +78,24 @@ public final class BackendEventHub: Sendable {
         }
         if changed { broadcast(.connection(available: available, message: message)) }
     }
+
+    /// Reads a source until the task is cancelled: `connect` reads until it fails; each failure
+    /// is reported as a loss, with the message `lost` makes of it, and `connect` runs again
+    /// after a backoff of 0.2 s doubling to 5 s, which starts over once a run calls its
+    /// `connected` argument.
+    public func reconnecting(
+        lost: (PluginError) -> String, _ connect: (_ connected: () -> Void) async throws(PluginError) -> Void
+    ) async {
+        var backoff = 0.2
+        while !Task.isCancelled {
+            do throws(PluginError) {
+                try await connect { backoff = 0.2 }
+            } catch {
+                guard !Task.isCancelled else { return }
+                setAvailable(false, lost(error))
+                try? await Task.sleep(for: .seconds(backoff))
+                backoff = min(backoff * 2, 5)
+            }
+        }
+    }
 }
