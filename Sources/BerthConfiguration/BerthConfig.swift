@@ -67,8 +67,12 @@ public struct BerthConfig: Sendable, Hashable {
     /// Folders whose `lib*.so` plugins are loaded (`plugin_dirs`); empty means the folder of
     /// the `berth` binary.
     public var pluginDirectories: [String]
-    /// This server's id, put on every runtime object as `berth.server` (`server_id`).
+    /// The deployment's server id, put on every runtime object as `berth.server` (`server_id`).
+    /// Every server sharing a database uses the same one: when the file and the environment set
+    /// none, `berth serve` takes the one recorded in the database (``serverIDIsConfigured``).
     public var serverID: String
+    /// Whether `server_id` or `BERTH_SERVER_ID` set ``serverID`` (else it is the default).
+    public var serverIDIsConfigured: Bool
     /// The host an execution runs on when it names none (`default_host`).
     public var defaultHost: String?
     /// swift-log level name (`log_level`).
@@ -77,6 +81,9 @@ public struct BerthConfig: Sendable, Hashable {
     public var maxBodyBytes: Int
     /// The target hosts, in file order (`hosts`).
     public var hosts: [Host]
+    /// How long, at most, scheduling and supervision stay without a leader after the leading
+    /// server dies (`leader_failover_seconds`): the others try for leadership five times in it.
+    public var leaderFailoverSeconds: Double = 10
 
     /// A configuration; every argument defaults as the file's keys do.
     public init(
@@ -97,6 +104,7 @@ public struct BerthConfig: Sendable, Hashable {
         self.dataDirectory = dataDirectory
         self.pluginDirectories = pluginDirectories
         self.serverID = serverID
+        self.serverIDIsConfigured = false
         self.defaultHost = defaultHost
         self.logLevel = logLevel
         self.maxBodyBytes = maxBodyBytes
@@ -187,6 +195,7 @@ public struct BerthConfig: Sendable, Hashable {
 
     private static let topKeys: Set = [
         "listen", "database", "data_dir", "plugin_dirs", "server_id", "default_host", "log_level", "limits", "hosts",
+        "leader_failover_seconds",
     ]
 
     private static func read(_ document: JSONValue, file: String?, environment: [String: String]) throws(JSONError) -> BerthConfig {
@@ -234,17 +243,26 @@ public struct BerthConfig: Sendable, Hashable {
                 hosts.append(try readHost(element, path: "hosts[\(offset)]"))
             }
         }
-        return BerthConfig(
+        let configuredServerID = try root.optionalString("server_id")
+        var config = BerthConfig(
             file: file,
             listen: listen,
             databaseURL: databaseURL,
             dataDirectory: try root.optionalString("data_dir") ?? defaultDataDirectory(environment: environment),
             pluginDirectories: try root.optionalStrings("plugin_dirs") ?? [],
-            serverID: try root.optionalString("server_id") ?? defaultServerID(),
+            serverID: configuredServerID ?? defaultServerID(),
             defaultHost: try root.optionalString("default_host"),
             logLevel: logLevel,
             maxBodyBytes: maxBodyBytes,
             hosts: hosts)
+        config.serverIDIsConfigured = configuredServerID != nil
+        if let seconds = try root.optionalDouble("leader_failover_seconds") {
+            guard (1...300).contains(seconds) else {
+                throw JSONError(location: "leader_failover_seconds", reason: "must be from 1 to 300, found \(seconds)")
+            }
+            config.leaderFailoverSeconds = seconds
+        }
+        return config
     }
 
     private static func readHost(_ value: JSONValue, path: String) throws(JSONError) -> Host {
@@ -287,6 +305,7 @@ public struct BerthConfig: Sendable, Hashable {
         "BERTH_DEFAULT_HOST": "default_host",
         "BERTH_LOG_LEVEL": "log_level",
         "BERTH_MAX_BODY_BYTES": "limits.max_body_bytes",
+        "BERTH_LEADER_FAILOVER_SECONDS": "leader_failover_seconds",
     ]
 
     /// Applies the `BERTH_*` variables in `environment` over the file's values. A variable set
@@ -308,7 +327,10 @@ public struct BerthConfig: Sendable, Hashable {
         if let folders = variable("BERTH_PLUGIN_DIRS") {
             pluginDirectories = folders.split(separator: ":").map(String.init)
         }
-        if let id = variable("BERTH_SERVER_ID") { serverID = id }
+        if let id = variable("BERTH_SERVER_ID") {
+            serverID = id
+            serverIDIsConfigured = true
+        }
         if let host = variable("BERTH_DEFAULT_HOST") { defaultHost = host }
         if let level = variable("BERTH_LOG_LEVEL") {
             guard Self.logLevels.contains(level) else {
@@ -316,6 +338,12 @@ public struct BerthConfig: Sendable, Hashable {
                     location: "BERTH_LOG_LEVEL", reason: "unknown level '\(level)' (one of \(Self.logLevels.joined(separator: ", ")))")
             }
             logLevel = level
+        }
+        if let text = variable("BERTH_LEADER_FAILOVER_SECONDS") {
+            guard let seconds = Double(text), (1...300).contains(seconds) else {
+                throw ConfigurationError(location: "BERTH_LEADER_FAILOVER_SECONDS", reason: "expected seconds from 1 to 300, found '\(text)'")
+            }
+            leaderFailoverSeconds = seconds
         }
         if let text = variable("BERTH_MAX_BODY_BYTES") {
             guard let limit = Int(text), limit >= 1024 else {
@@ -363,6 +391,14 @@ public struct BerthConfig: Sendable, Hashable {
     /// The plugin folders actually searched: ``pluginDirectories``, or the binary's folder.
     public var effectivePluginDirectories: [String] {
         pluginDirectories.isEmpty ? [PluginHost.executableFolder] : pluginDirectories
+    }
+
+    /// How the scheduler places work and elects its leader: the default host, the hosts'
+    /// limits, and a leadership retry of a fifth of ``leaderFailoverSeconds``.
+    public func schedulerConfiguration() -> SchedulerConfiguration {
+        var configuration = SchedulerConfiguration(defaultHost: defaultHost, maxConcurrent: maxConcurrentByHost)
+        configuration.leaderRetryInterval = .milliseconds(Int64(leaderFailoverSeconds * 200))
+        return configuration
     }
 
     /// Each host's `max_concurrent`, for hosts that set one.

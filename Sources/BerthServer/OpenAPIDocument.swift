@@ -108,6 +108,12 @@ enum OpenAPIDocument {
             "timeout_seconds": nullable("integer", ["exclusiveMinimum": 0]),
             "priority": ["type": "integer", "minimum": -1000, "maximum": 1000, "default": 0],
             "name": nullable("string"),
+            "max_attempts": ["type": "integer", "minimum": 1, "maximum": 100, "default": 1,
+                             "description": "Attempts allowed, the first included; a lost attempt, an engine failure and a listed exit code are retried"],
+            "retry_on_exit_codes": ["type": "array", "items": ["type": "integer", "minimum": 1, "maximum": 255],
+                                    "description": "Non-zero exit codes that are retried (others are final)"],
+            "retry_backoff_seconds": ["type": "number", "minimum": 0, "maximum": 3600, "default": 2,
+                                      "description": "Wait before the first retry; doubles for each one after"],
         ], required: ["image"]),
         "Execution": object([
             "id": ["type": "string", "format": "uuid"],
@@ -130,6 +136,10 @@ enum OpenAPIDocument {
             "cpus": nullable("number"),
             "memory_mb": nullable("integer"),
             "timeout_seconds": nullable("integer"),
+            "max_attempts": ["type": "integer", "minimum": 1],
+            "retry_on_exit_codes": ["type": "array", "items": ["type": "integer"]],
+            "retry_backoff_seconds": ["type": "number", "minimum": 0],
+            "not_before": ["oneOf": [time, ["type": "null"]], "description": "While queued for a retry: not placed before this time"],
             "created_at": time,
             "updated_at": time,
             "started_at": nullableTime,
@@ -137,7 +147,8 @@ enum OpenAPIDocument {
         ], required: [
             "id", "name", "owner", "image", "command", "args", "env", "working_dir", "target_host", "host", "state",
             "state_reason", "exit_code", "error", "attempts", "priority", "labels", "cpus", "memory_mb",
-            "timeout_seconds", "created_at", "updated_at", "started_at", "finished_at",
+            "timeout_seconds", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds", "not_before",
+            "created_at", "updated_at", "started_at", "finished_at",
         ]),
         "ExecutionError": object(["code": ["type": "string"], "message": ["type": "string"]], required: ["code", "message"]),
         "ExecutionList": object([

@@ -17,11 +17,12 @@ struct Submission: Sendable, Equatable {
     var timeoutSeconds: Int64?
     var priority: Int64
     var name: String?
+    var retry: RetryPolicy
 
     /// The members a submission may have; any other is refused (`unknown_field`).
     static let fields: Set<String> = [
         "image", "command", "args", "env", "working_dir", "target_host", "labels", "cpus",
-        "memory_mb", "timeout_seconds", "priority", "name",
+        "memory_mb", "timeout_seconds", "priority", "name", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds",
     ]
 
     /// The allowed priority range.
@@ -88,6 +89,36 @@ struct Submission: Sendable, Equatable {
             throw Problem.invalid("priority", "must be between -1000 and 1000, found \(priority)", code: "out_of_range")
         }
         name = try reader.optionalString("name")
+        retry = try Self.retryPolicy(reader)
+    }
+
+    /// `max_attempts`, `retry_on_exit_codes` and `retry_backoff_seconds`, each checked.
+    private static func retryPolicy(_ reader: JSONObjectReader) throws -> RetryPolicy {
+        var policy = RetryPolicy()
+        if let attempts = try reader.optionalInt("max_attempts") {
+            let range = RetryPolicy.maxAttemptsRange
+            guard attempts >= range.lowerBound, attempts <= range.upperBound else {
+                throw Problem.invalid(
+                    "max_attempts", "must be from \(range.lowerBound) to \(range.upperBound), found \(attempts)", code: "out_of_range")
+            }
+            policy.maxAttempts = Int(attempts)
+        }
+        for (offset, code) in (try reader.optionalInts("retry_on_exit_codes") ?? []).enumerated() {
+            guard (1...255).contains(code) else {
+                throw Problem.invalid(
+                    "retry_on_exit_codes[\(offset)]", "must be an exit code from 1 to 255, found \(code)", code: "out_of_range")
+            }
+            policy.onExitCodes.insert(Int32(code))
+        }
+        if let seconds = try reader.optionalDouble("retry_backoff_seconds") {
+            guard RetryPolicy.backoffRange.contains(seconds) else {
+                throw Problem.invalid(
+                    "retry_backoff_seconds", "must be from 0 to \(Int(RetryPolicy.backoffRange.upperBound)), found \(seconds)",
+                    code: "out_of_range")
+            }
+            policy.backoffSeconds = seconds
+        }
+        return policy
     }
 
     /// Whether `name` matches `[A-Za-z_][A-Za-z0-9_]*`.
@@ -105,7 +136,7 @@ struct Submission: Sendable, Equatable {
             id: id, name: name, owner: owner, image: image, command: command, args: args, env: env,
             workingDir: workingDir, targetHost: targetHost, labels: labels, cpus: cpus,
             memoryBytes: memoryMB.map { $0 * Wire.bytesPerMiB }, timeoutSeconds: timeoutSeconds.map { Int($0) },
-            priority: Int(priority))
+            priority: Int(priority), retry: retry)
     }
 }
 
@@ -125,5 +156,5 @@ func matches(_ execution: Execution, _ new: NewExecution) -> Bool {
         && execution.env == new.env && execution.workingDir == new.workingDir && execution.targetHost == new.targetHost
         && execution.labels == new.labels && execution.cpus == new.cpus && execution.memoryBytes == new.memoryBytes
         && execution.timeoutSeconds == new.timeoutSeconds && execution.priority == new.priority
-        && execution.name == new.name && execution.owner == new.owner
+        && execution.name == new.name && execution.owner == new.owner && execution.retry == new.retry
 }

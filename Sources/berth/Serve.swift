@@ -23,7 +23,7 @@ struct Serve: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
-        let settings = try ServerSetup.loadConfig(config)
+        var settings = try ServerSetup.loadConfig(config)
         ServerSetup.bootstrapLogging(level: settings.logLevel)
         let logger = Logger(label: "berth")
         logger.info("starting", metadata: [
@@ -33,13 +33,19 @@ struct Serve: AsyncParsableCommand {
 
         let opened = try await OpenedStore.openMigrated(settings, logger: Logger(label: "berth.store"))
         logger.info("database ready", metadata: ["database": "\(opened.description)"])
+        do {
+            settings.serverID = try await deploymentServerID(settings, store: opened.store)
+        } catch {
+            await opened.close(logger: logger)
+            throw error
+        }
 
         let plugins = PluginHost(configuration: settings.pluginHostConfiguration(), logger: Logger(label: "berth.plugins"))
         await plugins.start()
         let supervisor = ExecutionSupervisor(store: opened.store, plugins: plugins, logger: Logger(label: "berth.supervisor"))
         let scheduler = Scheduler(
             store: opened.store, plugins: plugins, supervisor: supervisor,
-            configuration: SchedulerConfiguration(defaultHost: settings.defaultHost, maxConcurrent: settings.maxConcurrentByHost),
+            configuration: settings.schedulerConfiguration(),
             logger: Logger(label: "berth.scheduler"))
         // The scheduler starts the supervisor when it runs.
         let scheduling = Task { await scheduler.run() }
@@ -80,5 +86,27 @@ struct Serve: AsyncParsableCommand {
         await opened.close(logger: logger)
         logger.info("stopped")
         if failed { throw ExitCodes.failure }
+    }
+
+    /// The server id every server on this database shares: the recorded one, unless the
+    /// configuration names a different one, which is an error (the servers would not see each
+    /// other's containers).
+    private func deploymentServerID(_ settings: BerthConfig, store: PostgresStore) async throws -> String {
+        let recorded: String
+        do {
+            recorded = try await store.deploymentServerID(proposing: settings.serverID)
+        } catch {
+            Terminal.error("cannot read the deployment's server id: \(error.message)")
+            throw ExitCodes.failure
+        }
+        if recorded != settings.serverID, settings.serverIDIsConfigured {
+            Terminal.error("""
+                server_id '\(settings.serverID)' differs from '\(recorded)', the server id recorded in the database: \
+                every server sharing a database must use the same one, or they cannot adopt each other's \
+                containers (set server_id to '\(recorded)', or remove it)
+                """)
+            throw ExitCodes.failure
+        }
+        return recorded
     }
 }

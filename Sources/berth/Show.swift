@@ -39,7 +39,15 @@ struct Show: AsyncParsableCommand {
         if let error = execution.error { rows.append(("error", "\(error.message) (\(error.code))")) }
         if let host = execution.targetHost { rows.append(("target host", host)) }
         if let host = execution.host { rows.append(("host", host)) }
-        rows.append(("attempts", String(execution.attempts)))
+        var attempts = String(execution.attempts)
+        if let most = json["max_attempts"]?.int64Value, most > 1 {
+            attempts += " of at most \(most)"
+            if let codes = json["retry_on_exit_codes"]?.arrayValue, !codes.isEmpty {
+                attempts += "; exit codes retried: " + codes.map(\.jsonText).joined(separator: ", ")
+            }
+        }
+        rows.append(("attempts", attempts))
+        if let time = json["not_before"]?.stringValue { rows.append(("next attempt", "not before \(time)")) }
         for (key, label) in [("created_at", "created"), ("started_at", "started"), ("finished_at", "finished")] {
             if let time = json[key]?.stringValue { rows.append((label, time)) }
         }

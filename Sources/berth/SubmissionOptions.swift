@@ -27,6 +27,15 @@ struct SubmissionOptions: ParsableArguments {
     @Option(name: .long, help: "Priority from -1000 to 1000; higher runs first.")
     var priority: Int?
 
+    @Option(name: .customLong("max-attempts"), help: "Attempts allowed, the first included (1 to 100; default 1: no retry).")
+    var maxAttempts: Int?
+
+    @Option(name: .customLong("retry-on-exit-code"), help: ArgumentHelp("An exit code that is retried (repeatable).", valueName: "code"))
+    var retryOnExitCode: [Int] = []
+
+    @Option(name: .customLong("retry-backoff"), help: ArgumentHelp("Seconds before the first retry; doubles after (default 2).", valueName: "seconds"))
+    var retryBackoff: Double?
+
     @Option(name: .long, help: "Replace the image's entry point with this program.")
     var entrypoint: String?
 
@@ -50,6 +59,11 @@ struct SubmissionOptions: ParsableArguments {
         if let memoryMB, memoryMB <= 0 { throw ValidationError("--memory-mb must be greater than 0") }
         if let timeout, timeout <= 0 { throw ValidationError("--timeout must be greater than 0") }
         if let priority, !(-1000...1000).contains(priority) { throw ValidationError("--priority must be between -1000 and 1000") }
+        if let maxAttempts, !(1...100).contains(maxAttempts) { throw ValidationError("--max-attempts must be from 1 to 100") }
+        if let code = retryOnExitCode.first(where: { !(1...255).contains($0) }) {
+            throw ValidationError("--retry-on-exit-code must be an exit code from 1 to 255, found \(code)")
+        }
+        if let retryBackoff, !(0...3600).contains(retryBackoff) { throw ValidationError("--retry-backoff must be from 0 to 3600 seconds") }
     }
 
     /// `K=V` strings as a map; a later duplicate wins.
@@ -80,6 +94,9 @@ struct SubmissionOptions: ParsableArguments {
         if let timeout { body["timeout_seconds"] = .number(Double(timeout)) }
         if let priority { body["priority"] = .number(Double(priority)) }
         if let workdir { body["working_dir"] = .string(workdir) }
+        if let maxAttempts { body["max_attempts"] = .number(Double(maxAttempts)) }
+        if !retryOnExitCode.isEmpty { body["retry_on_exit_codes"] = .array(retryOnExitCode.map { .number(Double($0)) }) }
+        if let retryBackoff { body["retry_backoff_seconds"] = .number(retryBackoff) }
         return .object(body)
     }
 }

@@ -12,6 +12,7 @@ struct ArgumentParsingTests {
         let command = try Berth.parseAsRoot([
             "run", "--host", "gpu", "-e", "A=1", "--env", "B=x=y", "--name", "n", "--label", "team=ml",
             "--cpus", "0.5", "--memory-mb", "256", "--timeout", "60", "--priority", "7", "--detach",
+            "--max-attempts", "3", "--retry-on-exit-code", "75", "--retry-on-exit-code", "3", "--retry-backoff", "0.5",
             "busybox:1", "sh", "-c", "echo hi; exit 3", "--url", "literal",
         ])
         let run = try #require(command as? Run)
@@ -23,6 +24,7 @@ struct ArgumentParsingTests {
             "image": "busybox:1", "args": ["sh", "-c", "echo hi; exit 3", "--url", "literal"],
             "env": ["A": "1", "B": "x=y"], "labels": ["team": "ml"], "target_host": "gpu", "name": "n",
             "cpus": 0.5, "memory_mb": 256, "timeout_seconds": 60, "priority": 7,
+            "max_attempts": 3, "retry_on_exit_codes": [75, 3], "retry_backoff_seconds": 0.5,
         ])
     }
 
@@ -43,6 +45,9 @@ struct ArgumentParsingTests {
         #expect(throws: (any Error).self) { try Berth.parseAsRoot(["run", "--env", "X", "busybox"]) }
         #expect(throws: (any Error).self) { try Berth.parseAsRoot(["submit", "--memory-mb", "0", "busybox"]) }
         #expect(throws: (any Error).self) { try Berth.parseAsRoot(["logs", "--stream", "stdin", "abc"]) }
+        #expect(throws: (any Error).self) { try Berth.parseAsRoot(["submit", "--max-attempts", "0", "busybox"]) }
+        #expect(throws: (any Error).self) { try Berth.parseAsRoot(["submit", "--retry-on-exit-code", "0", "busybox"]) }
+        #expect(throws: (any Error).self) { try Berth.parseAsRoot(["submit", "--retry-backoff", "-1", "busybox"]) }
     }
 
     @Test func logsAndConfig() throws {

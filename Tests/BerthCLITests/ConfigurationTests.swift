@@ -145,7 +145,7 @@ struct ConfigurationTests {
 
     @Test(arguments: [
         ("listen: {port: 8080, hots: x}", "f.yaml: listen.hots: unknown key (expected one of host, port)"),
-        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, limits, listen, log_level, plugin_dirs, server_id)"),
+        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, leader_failover_seconds, limits, listen, log_level, plugin_dirs, server_id)"),
         ("listen: {port: http}", "f.yaml: listen.port: expected an integer, found string"),
         ("listen: {port: 0}", "f.yaml: listen.port: expected a port number from 1 to 65535, found 0"),
         ("database: {url: 5}", "f.yaml: database.url: expected a string, found number"),

@@ -344,7 +344,7 @@ struct SchedulerTests {
         }
     }
 
-    @Test("two schedulers on one database: one leads; when it shuts down the other takes over")
+    @Test("two schedulers on one database: one leads and supervises; when it shuts down the other takes over and adopts")
     func leaderElection() async throws {
         try await TestServer.withStore(maxConnections: 8) { postgres, _ in
             let store: any Store = postgres
@@ -360,12 +360,24 @@ struct SchedulerTests {
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(await first.scheduler.isLeader)
+            // Only the leader supervises: the other follows no event stream and no log.
+            #expect(await first.supervisor.isSupervising)
+            #expect(await second.supervisor.isSupervising == false)
             let one = try await Self.submit(store, ["SIM_SECONDS": "0"])
             #expect(try await Self.terminal(store, one.id).state == .succeeded)
+            let running = try await Self.submit(store, ["SIM_SECONDS": "2", "SIM_LINES": "4"])
+            _ = try await Self.wait(store, running.id) { $0.state == .running }
 
             await first.stop()
             #expect(await first.scheduler.isLeader == false)
             try await Self.eventually("the second scheduler takes over", timeout: .seconds(5)) { await second.scheduler.isLeader }
+            #expect(await second.supervisor.isSupervising)
+            // The new leader adopts the attempt the first one followed: it ends with its logs, once each.
+            let adopted = try await Self.terminal(store, running.id)
+            #expect(adopted.state == .succeeded)
+            #expect(adopted.attempts == 1)
+            let lines = try await store.logs(LogQuery(executionID: running.id)).map { String(decoding: $0.bytes, as: UTF8.self) }.joined()
+            #expect(lines == "line 1\nline 2\nline 3\nline 4\n")
             let two = try await Self.submit(store, ["SIM_SECONDS": "0"])
             #expect(try await Self.terminal(store, two.id).state == .succeeded)
             await second.stop()

@@ -52,6 +52,50 @@ extension PostgresTests {
             }
         }
 
+        @Test("a retry goes back to queued: host and failure cleared, claimed only after not_before, a never-started attempt's number used again")
+        func retryTransitions() async throws {
+            try await TestServer.withStore { store, _ in
+                let created = try await store.createExecution(sampleExecution())
+                let claimed = try await store.claimQueued(host: "local", limit: 10)
+                #expect(claimed.map(\.attempts) == [1])
+                #expect(try await store.transition(created.id, from: .scheduled, to: .starting, reason: "start").didWin)
+                #expect(try await store.transition(created.id, from: .starting, to: .running, reason: "run").didWin)
+                var changes = TransitionChanges.retry(notBefore: Date().addingTimeInterval(0.6))
+                changes.attempt = 1
+                let requeued = try #require(try await store.transition(created.id, from: .running, to: .queued, reason: "retry", changes: changes).execution)
+                #expect(requeued.state == .queued)
+                #expect(requeued.host == nil && requeued.exitCode == nil && requeued.error == nil)
+                #expect(requeued.attempts == 1)
+                let notBefore = try #require(requeued.notBefore)
+                #expect(try await store.nextRetryAt() == notBefore)
+                // Not claimable before its time; claimable after, as attempt 2.
+                #expect(try await store.claimQueued(host: "local", limit: 10).isEmpty)
+                try await Task.sleep(for: .milliseconds(700))
+                #expect(try await store.nextRetryAt() == nil)
+                let second = try #require(try await store.claimQueued(host: "local", limit: 10).first)
+                #expect(second.attempts == 2 && second.notBefore == nil)
+                #expect(try await store.transition(created.id, from: .scheduled, to: .starting, reason: "start").didWin)
+                // A start that provably never happened gives its number back.
+                let back = try #require(try await store.transition(
+                    created.id, from: .starting, to: .queued, reason: "never started",
+                    changes: .retry(notBefore: nil, attemptNeverStarted: true)).execution)
+                #expect(back.attempts == 1)
+                #expect(try await store.claimQueued(host: "local", limit: 10).first?.attempts == 2)
+                let events = try await store.events(of: created.id, afterSeq: nil, limit: 100)
+                #expect(events.filter { $0.toState == .queued && $0.fromState != nil }.map(\.attempt) == [1, 2])
+            }
+        }
+
+        @Test("the deployment's server id is recorded by the first server and given to every later one")
+        func deploymentServerID() async throws {
+            try await TestServer.withStore { store, _ in
+                let first = try await store.deploymentServerID(proposing: "berth-a")
+                let second = try await store.deploymentServerID(proposing: "berth-b")
+                let again = try await store.deploymentServerID(proposing: "berth-a")
+                #expect([first, second, again] == ["berth-a", "berth-a", "berth-a"])
+            }
+        }
+
         @Test func fullLifeCycleWritesFields() async throws {
             try await TestServer.withStore { store, _ in
                 let created = try await store.createExecution(sampleExecution())
@@ -115,9 +159,9 @@ extension PostgresTests {
     @Test func diagram() {
         let allowed: [ExecutionState: Set<ExecutionState>] = [
             .queued: [.scheduled, .cancelled],
-            .scheduled: [.starting, .cancelled, .lost, .failed],
-            .starting: [.running, .failed, .cancelled, .lost],
-            .running: [.succeeded, .failed, .timedOut, .cancelled, .lost],
+            .scheduled: [.starting, .cancelled, .lost, .failed, .queued],
+            .starting: [.running, .failed, .cancelled, .lost, .queued],
+            .running: [.succeeded, .failed, .timedOut, .cancelled, .lost, .queued],
         ]
         for from in ExecutionState.allCases {
             for to in ExecutionState.allCases {

@@ -28,6 +28,9 @@ extension ServerTests {
         "timeout_seconds": 60,
         "priority": 7,
         "name": "hello",
+        "max_attempts": 3,
+        "retry_on_exit_codes": [75, 3, 75],
+        "retry_backoff_seconds": 0.5,
     ]
 
     @Test func submitReturns201AndGetReturnsEveryField() async throws {
@@ -51,6 +54,10 @@ extension ServerTests {
             #expect(created["memory_mb"] == 256)
             #expect(created["timeout_seconds"] == 60)
             #expect(created["name"] == "hello")
+            #expect(created["max_attempts"] == 3)
+            #expect(created["retry_on_exit_codes"] == [3, 75])
+            #expect(created["retry_backoff_seconds"] == 0.5)
+            #expect(created["not_before"] == .null)
             #expect(created["owner"] == "anonymous")
             #expect(created["started_at"] == .null)
             #expect(created["finished_at"] == .null)
@@ -59,7 +66,8 @@ extension ServerTests {
             #expect(Timestamp(rfc3339: createdAt) != nil)
             for key in ["id", "name", "image", "command", "args", "env", "target_host", "host", "state", "exit_code",
                         "error", "attempts", "priority", "labels", "cpus", "memory_mb", "timeout_seconds", "created_at",
-                        "started_at", "finished_at", "state_reason"] {
+                        "started_at", "finished_at", "state_reason", "max_attempts", "retry_on_exit_codes",
+                        "retry_backoff_seconds", "not_before"] {
                 #expect(created[key] != nil, "missing \(key)")
             }
             let stored = try #require(try await h.store.execution(id: id))
@@ -82,6 +90,9 @@ extension ServerTests {
             #expect(created["env"] == [:])
             #expect(created["command"] == .null)
             #expect(created["priority"] == 0)
+            #expect(created["max_attempts"] == 1)
+            #expect(created["retry_on_exit_codes"] == [])
+            #expect(created["retry_backoff_seconds"] == 2)
         }
     }
 
@@ -189,6 +200,15 @@ extension ServerTests {
                 (["image": "x", "priority": 1001], "priority", "out_of_range"),
                 (["image": "x", "priority": -1001], "priority", "out_of_range"),
                 (["image": "x", "priority": 1.5], "priority", "invalid_field"),
+                (["image": "x", "max_attempts": 0], "max_attempts", "out_of_range"),
+                (["image": "x", "max_attempts": 101], "max_attempts", "out_of_range"),
+                (["image": "x", "max_attempts": "3"], "max_attempts", "invalid_field"),
+                (["image": "x", "retry_on_exit_codes": [3, 0]], "retry_on_exit_codes[1]", "out_of_range"),
+                (["image": "x", "retry_on_exit_codes": [256]], "retry_on_exit_codes[0]", "out_of_range"),
+                (["image": "x", "retry_on_exit_codes": ["3"]], "retry_on_exit_codes[0]", "invalid_field"),
+                (["image": "x", "retry_on_exit_codes": 3], "retry_on_exit_codes", "invalid_field"),
+                (["image": "x", "retry_backoff_seconds": -1], "retry_backoff_seconds", "out_of_range"),
+                (["image": "x", "retry_backoff_seconds": 3601], "retry_backoff_seconds", "out_of_range"),
                 (["image": "x", "colour": "red"], "colour", "unknown_field"),
                 (["image": "x", "args": "ls"], "args", "invalid_field"),
                 (["image": "x", "args": ["ok", 2]], "args[1]", "invalid_field"),
@@ -203,7 +223,9 @@ extension ServerTests {
             // Boundaries are accepted.
             _ = try await h.submit(["image": "x", "priority": 1000])
             _ = try await h.submit(["image": "x", "priority": -1000])
-            #expect(try await h.store.listExecutions(ExecutionQuery(limit: 100)).executions.count == 2)
+            _ = try await h.submit(["image": "x", "max_attempts": 100, "retry_on_exit_codes": [1, 255], "retry_backoff_seconds": 3600])
+            _ = try await h.submit(["image": "x", "max_attempts": 1, "retry_backoff_seconds": 0])
+            #expect(try await h.store.listExecutions(ExecutionQuery(limit: 100)).executions.count == 4)
         }
     }
 

@@ -32,6 +32,10 @@ public struct Execution: Sendable, Hashable, Codable, Identifiable {
     public var timeoutSeconds: Int?
     /// Higher runs first.
     public var priority: Int
+    /// When a failed or lost attempt is tried again.
+    public var retry: RetryPolicy
+    /// While `queued` for a retry: the scheduler does not place it before this time.
+    public var notBefore: Date?
     /// The current state.
     public var state: ExecutionState
     /// Why the execution entered its current state.
@@ -59,7 +63,7 @@ public struct Execution: Sendable, Hashable, Codable, Identifiable {
         args: [String] = [], env: [String: String] = [:], workingDir: String? = nil,
         targetHost: String? = nil, host: String? = nil, labels: [String: String] = [:],
         cpus: Double? = nil, memoryBytes: Int64? = nil, timeoutSeconds: Int? = nil,
-        priority: Int = 0, state: ExecutionState = .queued, stateReason: String? = nil,
+        priority: Int = 0, retry: RetryPolicy = .none, notBefore: Date? = nil, state: ExecutionState = .queued, stateReason: String? = nil,
         exitCode: Int32? = nil, error: ExecutionFailure? = nil, attempts: Int = 0,
         currentAttempt: Attempt? = nil, createdAt: Date, updatedAt: Date,
         startedAt: Date? = nil, finishedAt: Date? = nil
@@ -79,6 +83,8 @@ public struct Execution: Sendable, Hashable, Codable, Identifiable {
         self.memoryBytes = memoryBytes
         self.timeoutSeconds = timeoutSeconds
         self.priority = priority
+        self.retry = retry
+        self.notBefore = notBefore
         self.state = state
         self.stateReason = stateReason
         self.exitCode = exitCode

@@ -7,12 +7,14 @@
 /// queued ─► scheduled ─► starting ─► running ─► succeeded | failed | timed_out
 ///    └──────────┴────────────┴──────────┴─────► cancelled
 ///               └────────────┴──────────┴─────► lost
+///    ◄──────────┴────────────┴──────────┘       (retry: back to queued for another attempt)
 /// ```
 ///
 /// `scheduled` and `starting` may also go to `failed` (an engine error, or a start that
-/// failed). Terminal states never change.
+/// failed). A failed or lost attempt that its ``RetryPolicy`` allows to retry goes back to
+/// `queued` instead of ending. Terminal states never change.
 public enum ExecutionState: String, Sendable, Hashable, Codable, CaseIterable {
-    /// Accepted and waiting for the scheduler.
+    /// Accepted and waiting for the scheduler (again, after a failed attempt that is retried).
     case queued
     /// Placed on a host by the scheduler; the attempt is not started yet.
     case scheduled
@@ -43,9 +45,9 @@ public enum ExecutionState: String, Sendable, Hashable, Codable, CaseIterable {
     public var successors: Set<ExecutionState> {
         switch self {
         case .queued: [.scheduled, .cancelled]
-        case .scheduled: [.starting, .cancelled, .lost, .failed]
-        case .starting: [.running, .failed, .cancelled, .lost]
-        case .running: [.succeeded, .failed, .timedOut, .cancelled, .lost]
+        case .scheduled: [.starting, .cancelled, .lost, .failed, .queued]
+        case .starting: [.running, .failed, .cancelled, .lost, .queued]
+        case .running: [.succeeded, .failed, .timedOut, .cancelled, .lost, .queued]
         case .succeeded, .failed, .timedOut, .cancelled, .lost: []
         }
     }

@@ -32,6 +32,8 @@ public struct NewExecution: Sendable, Hashable, Codable {
     public var timeoutSeconds: Int?
     /// Higher runs first; ties run in submission order.
     public var priority: Int
+    /// When a failed or lost attempt is tried again.
+    public var retry: RetryPolicy
 
     /// Creates a submission.
     /// - Parameters:
@@ -49,6 +51,7 @@ public struct NewExecution: Sendable, Hashable, Codable {
     ///   - memoryBytes: Memory limit in bytes.
     ///   - timeoutSeconds: Wall-clock limit for one attempt.
     ///   - priority: Higher runs first.
+    ///   - retry: When a failed or lost attempt is tried again.
     public init(
         id: UUID? = nil,
         name: String? = nil,
@@ -63,7 +66,8 @@ public struct NewExecution: Sendable, Hashable, Codable {
         cpus: Double? = nil,
         memoryBytes: Int64? = nil,
         timeoutSeconds: Int? = nil,
-        priority: Int = 0
+        priority: Int = 0,
+        retry: RetryPolicy = .none
     ) {
         self.id = id
         self.name = name
@@ -79,5 +83,6 @@ public struct NewExecution: Sendable, Hashable, Codable {
         self.memoryBytes = memoryBytes
         self.timeoutSeconds = timeoutSeconds
         self.priority = priority
+        self.retry = retry
     }
 }

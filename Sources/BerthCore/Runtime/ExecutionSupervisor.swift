@@ -12,6 +12,11 @@ public import Logging
 /// handle was known. Each change is a conditional transition, so a report seen twice changes
 /// nothing the second time. A terminal state is written only after the attempt's logs are
 /// stored, so whoever sees it can read the whole output.
+///
+/// Only the scheduling leader supervises: the ``Scheduler`` calls ``start()`` when it becomes
+/// the leader and ``shutdown()`` when it stops being it, so two servers never follow (and
+/// store the logs of) the same attempt. A failed or lost attempt goes back to `queued` when the
+/// execution's ``RetryPolicy`` allows another one (see `endAttempt`).
 public actor ExecutionSupervisor {
     /// Tunables.
     public struct Options: Sendable {
@@ -24,17 +29,20 @@ public actor ExecutionSupervisor {
         /// How long a runtime object that no execution owns is left alone before reconciliation
         /// removes it (a start racing with the reconciliation is not mistaken for one).
         public var orphanGrace: Duration = .seconds(60)
+        /// How often each host is reconciled besides at start and at every reconnection (so an
+        /// orphan is removed once its grace has passed, and nothing is missed for long).
+        public var reconcileInterval: Duration = .seconds(30)
 
         /// Default options.
         public init() {}
     }
 
-    private struct AttemptKey: Hashable {
+    struct AttemptKey: Hashable {
         let execution: UUID
         let attempt: Int
     }
 
-    private final class Tracker {
+    final class Tracker {
         let host: String
         let backend: PluginInstance
         var handle: RuntimeHandle?
@@ -50,15 +58,18 @@ public actor ExecutionSupervisor {
         }
     }
 
-    private let store: any Store
-    private let plugins: PluginHost
-    private let options: Options
-    private let logger: Logger
-    private var trackers: [AttemptKey: Tracker] = [:]
+    let store: any Store
+    let plugins: PluginHost
+    let options: Options
+    let logger: Logger
+    var trackers: [AttemptKey: Tracker] = [:]
     private var eventTasks: [Task<Void, Never>] = []
-    private var started = false
+    /// Whether this supervisor supervises now (between ``start()`` and ``shutdown()``).
+    public private(set) var isSupervising = false
     /// Runtime objects without an owner, by handle, and when reconciliation first saw them so.
-    private var orphansSeen: [String: ContinuousClock.Instant] = [:]
+    var orphansSeen: [String: ContinuousClock.Instant] = [:]
+    /// Hosts being reconciled now, and whether another pass was asked for meanwhile.
+    var reconciling: [String: Bool] = [:]
 
     /// A supervisor writing to `store` through the hosts of `plugins`.
     public init(store: any Store, plugins: PluginHost, options: Options = Options(), logger: Logger = Logger(label: "berth.supervisor")) {
@@ -68,24 +79,34 @@ public actor ExecutionSupervisor {
         self.logger = logger
     }
 
-    /// Follows the event stream of every open host. Calling it again does nothing.
+    /// Starts supervising: follows the event stream of every open host and reconciles each
+    /// host with the Store (again at every reconnection). Calling it again does nothing.
     public func start() async {
-        guard !started else { return }
-        started = true
+        guard !isSupervising else { return }
+        isSupervising = true
         for record in await plugins.hosts {
             guard case .success(let backend) = record.result else { continue }
             let host = record.configuration.name
             eventTasks.append(Task { await self.follow(backend, host: host) })
+            let interval = options.reconcileInterval
+            eventTasks.append(Task {
+                repeat {
+                    await self.reconcile(host: host, backend: backend)
+                    try? await Task.sleep(for: interval)
+                } while !Task.isCancelled
+            })
         }
     }
 
-    /// Stops following events and log streams. Runtime objects keep running.
+    /// Stops supervising: stops following events and log streams. Runtime objects keep
+    /// running, for whoever supervises next (this server again, or another one) to adopt.
     public func shutdown() {
         for task in eventTasks { task.cancel() }
         eventTasks = []
-        started = false
+        isSupervising = false
         for tracker in trackers.values { tracker.logPump?.cancel() }
         trackers = [:]
+        reconciling = [:]
     }
 
     private func follow(_ backend: PluginInstance, host: String) async {
@@ -107,151 +128,6 @@ public actor ExecutionSupervisor {
             }
         } catch {
             logger.error("event stream ended", metadata: ["host": "\(host)", "error": "\(error)"])
-        }
-    }
-
-    /// Reconciles one host with the Store, at start-up and after every reconnection (the event
-    /// stream's `connection` event), by Berth's labels:
-    ///
-    /// - an attempt this supervisor follows is inspected, so what ended while the link was down
-    ///   is recorded;
-    /// - an unfinished attempt it does not follow (this server restarted) is adopted when its
-    ///   runtime object still exists: its logs are followed on from the last stored chunk and its
-    ///   status applied, so one that ended meanwhile is recorded with its exit code and logs;
-    /// - an unfinished attempt whose object vanished ends its execution as `lost`;
-    /// - an object no unfinished execution owns is removed once it has been seen so for
-    ///   ``Options/orphanGrace`` (logged).
-    func reconcile(host: String, backend: PluginInstance) async {
-        var logger = self.logger
-        logger[metadataKey: "host"] = "\(host)"
-        let objects: [RuntimeObject]
-        let attempts: [Attempt]
-        do {
-            objects = try await backend.list(labels: [BerthLabel.server: plugins.configuration.serverID])
-            attempts = try await store.unfinishedAttempts().filter { $0.host == host }
-        } catch {
-            logger.warning("could not reconcile the host", metadata: ["error": "\(error)"])
-            return
-        }
-        var byAttempt: [AttemptKey: RuntimeObject] = [:]
-        for object in objects {
-            guard let id = object.labels[BerthLabel.execution].flatMap(UUID.init(uuidString:)),
-                  let number = object.labels[BerthLabel.attempt].flatMap(Int.init)
-            else { continue }
-            byAttempt[AttemptKey(execution: id, attempt: number)] = object
-        }
-        var owned: Set<AttemptKey> = []
-        for attempt in attempts {
-            let key = AttemptKey(execution: attempt.executionID, attempt: attempt.number)
-            owned.insert(key)
-            // Each await lets events in: re-read the trackers every time.
-            if let tracker = trackers[key] {
-                guard !tracker.finished, let handle = tracker.handle else { continue }
-                do {
-                    await apply(try await backend.inspect(handle), to: key)
-                } catch {
-                    guard let still = trackers[key], !still.finished else { continue }
-                    logger.warning("could not inspect an attempt after the host came back", metadata: [
-                        "execution": "\(key.execution)", "error": "\(error)",
-                    ])
-                }
-                continue
-            }
-            guard let execution = try? await store.execution(id: attempt.executionID), trackers[key] == nil else { continue }
-            if execution.state.isTerminal || execution.attempts != attempt.number {
-                // Decided already (cancelled, timed out): the attempt only needs closing.
-                try? await store.finishAttempt(executionID: key.execution, number: key.attempt, at: Date())
-                owned.remove(key)
-                continue
-            }
-            if let object = byAttempt[key] {
-                await adopt(object, key: key, host: host, backend: backend)
-            } else {
-                var attemptLogger = logger
-                attemptLogger[metadataKey: "execution"] = "\(key.execution)"
-                let reason = "the runtime object of attempt \(key.attempt) on host \(host) no longer exists"
-                for from in [ExecutionState.running, .starting, .scheduled] {
-                    let changes = TransitionChanges(
-                        error: ExecutionFailure(code: "lost", message: reason), attempt: key.attempt)
-                    if await transition(key.execution, from, .lost, reason, changes, attemptLogger) { break }
-                }
-                try? await store.finishAttempt(executionID: key.execution, number: key.attempt, at: Date())
-            }
-        }
-        // Objects kept on purpose (removeFinished off) are not orphans to remove.
-        guard options.removeFinished else { return }
-        await removeOrphans(byAttempt.filter { !owned.contains($0.key) && trackers[$0.key] == nil }, backend: backend, logger: logger)
-    }
-
-    /// Follows an attempt this supervisor did not start (found running or ended by reconciliation).
-    private func adopt(_ object: RuntimeObject, key: AttemptKey, host: String, backend: PluginInstance) async {
-        var logger = self.logger
-        logger[metadataKey: "execution"] = "\(key.execution)"
-        logger[metadataKey: "host"] = "\(host)"
-        let tracker = Tracker(host: host, backend: backend)
-        tracker.handle = object.handle
-        trackers[key] = tracker
-        followLogs(tracker, key: key, handle: object.handle, resume: await storedLogsEnd(key), logger: logger)
-        logger.notice("adopted an attempt", metadata: ["attempt": "\(key.attempt)", "state": "\(object.status.state)"])
-        await apply(object.status, to: key)
-    }
-
-    /// Starts the log pump that stores the attempt's followed output from `resume` on.
-    private func followLogs(_ tracker: Tracker, key: AttemptKey, handle: RuntimeHandle, resume: LogResumePoint, logger: Logger) {
-        let backend = tracker.backend
-        let logs: @Sendable (Timestamp?) -> PluginStream<LogChunk> = { since in
-            backend.logs(LogRequest(handle: handle, follow: true, since: since))
-        }
-        let pump = LogPump(store: store, interval: options.logBatchInterval, logger: logger)
-        tracker.logPump = Task { await pump.run(logs, execution: key.execution, attempt: key.attempt, resume: resume) }
-    }
-
-    /// Where the stored logs of an attempt end: after the chunks with the newest timestamp
-    /// (PostgreSQL keeps microseconds, so timestamps are compared at that precision).
-    private func storedLogsEnd(_ key: AttemptKey) async -> LogResumePoint {
-        var after: Int64?
-        var newest: Date?
-        var atNewest = 0
-        while true {
-            guard let page = try? await store.logs(LogQuery(executionID: key.execution, attempt: key.attempt, afterSeq: after, limit: 10_000)),
-                  !page.isEmpty
-            else { break }
-            for chunk in page {
-                if newest == nil || chunk.timestamp > newest! {
-                    newest = chunk.timestamp
-                    atNewest = 1
-                } else if chunk.timestamp == newest {
-                    atNewest += 1
-                }
-            }
-            after = page.last?.seq
-            if page.count < 10_000 { break }
-        }
-        guard let newest else { return LogResumePoint() }
-        let micros = Int64((newest.timeIntervalSince1970 * 1_000_000).rounded())
-        return LogResumePoint(since: Timestamp(nanosecondsSinceEpoch: micros * 1000), alreadyDelivered: atNewest, granularity: 1000)
-    }
-
-    /// Removes runtime objects no unfinished execution owns, once seen so for the grace period.
-    private func removeOrphans(_ orphans: [AttemptKey: RuntimeObject], backend: PluginInstance, logger: Logger) async {
-        let now = ContinuousClock.now
-        let current = Set(orphans.values.map(\.handle.json.jsonText))
-        orphansSeen = orphansSeen.filter { current.contains($0.key) }
-        for (key, object) in orphans {
-            let id = object.handle.json.jsonText
-            let firstSeen = orphansSeen[id] ?? now
-            orphansSeen[id] = firstSeen
-            guard now - firstSeen >= options.orphanGrace else { continue }
-            do {
-                try await backend.remove(object.handle)
-                orphansSeen[id] = nil
-                logger.notice("removed a runtime object no execution owns", metadata: [
-                    "execution": "\(key.execution)", "attempt": "\(key.attempt)", "handle": "\(object.handle)",
-                    "state": "\(object.status.state)",
-                ])
-            } catch {
-                logger.warning("could not remove an orphaned runtime object", metadata: ["handle": "\(object.handle)", "error": "\(error)"])
-            }
         }
     }
 
@@ -277,7 +153,8 @@ public actor ExecutionSupervisor {
         do {
             backend = try await plugins.backend(forHost: host)
         } catch {
-            await fail(execution.id, from: .scheduled, code: "unavailable", "host \(host) is not available: \(error.message)", attempt: attempt, logger: logger)
+            let failure = ExecutionFailure(code: "unavailable", message: "host \(host) is not available: \(error.message)")
+            await endAttempt(key, from: .scheduled, to: .failed, failure, logger: logger)
             return
         }
         // Tracked before the change to `starting`, so a stop that comes while the change is
@@ -298,8 +175,14 @@ public actor ExecutionSupervisor {
         do {
             handle = try await backend.start(spec)
         } catch {
-            trackers[key] = nil
-            await fail(execution.id, from: .starting, code: error.code.rawValue, "start failed on host \(host): \(error.message)", attempt: attempt, logger: logger)
+            if trackers[key] === tracker { trackers[key] = nil }
+            if error.code == .unavailable || error.code == .timeout {
+                // The start may or may not have reached the engine: find out before deciding.
+                unconfirmedStart(execution.id, key: key, host: host, backend: backend, error: error, logger: logger)
+                return
+            }
+            let failure = ExecutionFailure(code: error.code.rawValue, message: "start failed on host \(host): \(error.message)")
+            await endAttempt(key, from: .starting, to: .failed, failure, retryable: RetryPolicy.isEngineFailure(code: error.code.rawValue), logger: logger)
             return
         }
         do {
@@ -307,6 +190,11 @@ public actor ExecutionSupervisor {
                 executionID: execution.id, number: attempt, host: host, runtimeHandle: handle.json.jsonText, startedAt: Date()))
         } catch {
             logger.error("could not record the attempt's handle", metadata: ["error": "\(error)", "handle": "\(handle)"])
+        }
+        guard trackers[key] === tracker else {
+            // Supervision moved on while it started (leadership lost): whoever leads next adopts it.
+            logger.notice("attempt started after supervision stopped; left for the next leader", metadata: ["attempt": "\(attempt)"])
+            return
         }
         tracker.handle = handle
         followLogs(tracker, key: key, handle: handle, resume: LogResumePoint(), logger: logger)
@@ -325,6 +213,16 @@ public actor ExecutionSupervisor {
         } catch {
             logger.warning("inspect after start failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Starts the log pump that stores the attempt's followed output from `resume` on.
+    func followLogs(_ tracker: Tracker, key: AttemptKey, handle: RuntimeHandle, resume: LogResumePoint, logger: Logger) {
+        let backend = tracker.backend
+        let logs: @Sendable (Timestamp?) -> PluginStream<LogChunk> = { since in
+            backend.logs(LogRequest(handle: handle, follow: true, since: since))
+        }
+        let pump = LogPump(store: store, interval: options.logBatchInterval, logger: logger)
+        tracker.logPump = Task { await pump.run(logs, execution: key.execution, attempt: key.attempt, resume: resume) }
     }
 
     /// Stops the running attempt of an execution and returns once the stop was delivered.
@@ -376,7 +274,7 @@ public actor ExecutionSupervisor {
         }
     }
 
-    private func apply(_ status: RuntimeStatus, to key: AttemptKey) async {
+    func apply(_ status: RuntimeStatus, to key: AttemptKey) async {
         guard let tracker = trackers[key], let handle = tracker.handle, !tracker.finished else { return }
         var logger = self.logger
         logger[metadataKey: "execution"] = "\(key.execution)"
@@ -399,21 +297,24 @@ public actor ExecutionSupervisor {
             tracker.finished = true
             await drainLogs(tracker, logger: logger)
             if status.state == .failed {
-                let reason = status.reason ?? "the engine could not run it"
+                let code = status.errorCode?.rawValue ?? "engine_error"
+                let failure = ExecutionFailure(code: code, message: "host \(tracker.host): \(status.reason ?? "the engine could not run it")")
                 for from in [ExecutionState.starting, .running] {
-                    let code = status.errorCode?.rawValue ?? "engine_error"
-                    if await fail(id, from: from, code: code, "host \(tracker.host): \(reason)", attempt: key.attempt, logger: logger) { break }
+                    if await endAttempt(key, from: from, to: .failed, failure, retryable: RetryPolicy.isEngineFailure(code: code), logger: logger) { break }
                 }
             } else {
                 _ = await transition(id, .starting, .running, "running on host \(tracker.host)",
                                      TransitionChanges(attempt: key.attempt, startedAt: status.startedAt.map(Self.date)), logger)
                 let code = status.exitCode ?? -1
                 let detail = status.reason.map { " (\($0))" } ?? ""
-                let changes = TransitionChanges(
-                    exitCode: code,
-                    error: code == 0 ? nil : ExecutionFailure(code: "exit_code", message: "exit code \(code)\(detail)"),
-                    attempt: key.attempt, finishedAt: status.finishedAt.map(Self.date))
-                _ = await transition(id, .running, code == 0 ? .succeeded : .failed, "exit code \(code)\(detail)", changes, logger)
+                let finishedAt = status.finishedAt.map(Self.date)
+                if code == 0 {
+                    let changes = TransitionChanges(exitCode: 0, attempt: key.attempt, finishedAt: finishedAt)
+                    _ = await transition(id, .running, .succeeded, "exit code 0\(detail)", changes, logger)
+                } else {
+                    let failure = ExecutionFailure(code: "exit_code", message: "exit code \(code)\(detail)")
+                    await endAttempt(key, from: .running, to: .failed, failure, exitCode: code, finishedAt: finishedAt, logger: logger)
+                }
             }
             try? await store.finishAttempt(executionID: id, number: key.attempt, at: status.finishedAt.map(Self.date) ?? Date())
             trackers[key] = nil
@@ -443,8 +344,39 @@ public actor ExecutionSupervisor {
         }
     }
 
+    /// Ends an attempt that did not succeed: back to `queued` for another attempt (after the
+    /// policy's backoff) when `retryable` and the execution's ``RetryPolicy`` allows one more,
+    /// else to `terminal` with `failure`. A non-zero exit is retryable only when the policy
+    /// lists its code. Returns whether a change was written (`false`: the execution was no
+    /// longer in `from`).
     @discardableResult
-    private func transition(
+    func endAttempt(
+        _ key: AttemptKey, from: ExecutionState, to terminal: ExecutionState, _ failure: ExecutionFailure,
+        exitCode: Int32? = nil, finishedAt: Date? = nil, retryable: Bool = false, logger: Logger
+    ) async -> Bool {
+        if let execution = try? await store.execution(id: key.execution), execution.state == from {
+            let policy = execution.retry
+            let retried = retryable || exitCode.map { policy.onExitCodes.contains($0) } == true
+            if retried, policy.allowsAnother(after: key.attempt) {
+                let wait = policy.backoff(after: key.attempt)
+                let reason = "attempt \(key.attempt) of \(policy.maxAttempts) \(terminal == .lost ? "lost" : "failed"): \(failure.message); "
+                    + "attempt \(key.attempt + 1) in \(Self.seconds(wait))"
+                var changes = TransitionChanges.retry(notBefore: Date().addingTimeInterval(wait))
+                changes.attempt = key.attempt
+                return await transition(key.execution, from, .queued, reason, changes, logger)
+            }
+        }
+        let changes = TransitionChanges(exitCode: exitCode, error: failure, attempt: key.attempt, finishedAt: finishedAt)
+        return await transition(key.execution, from, terminal, failure.message, changes, logger)
+    }
+
+    /// `2 s`, `0.5 s`: a duration for a state reason.
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\((value * 10).rounded() / 10) s"
+    }
+
+    @discardableResult
+    func transition(
         _ id: UUID, _ from: ExecutionState, _ to: ExecutionState, _ reason: String, _ changes: TransitionChanges, _ logger: Logger
     ) async -> Bool {
         do {
@@ -457,12 +389,7 @@ public actor ExecutionSupervisor {
         }
     }
 
-    @discardableResult
-    private func fail(_ id: UUID, from: ExecutionState, code: String, _ message: String, attempt: Int, logger: Logger) async -> Bool {
-        await transition(id, from, .failed, message, TransitionChanges(error: ExecutionFailure(code: code, message: message), attempt: attempt), logger)
-    }
-
-    private static func date(_ timestamp: Timestamp) -> Date {
+    static func date(_ timestamp: Timestamp) -> Date {
         Date(timeIntervalSince1970: timestamp.secondsSinceEpoch)
     }
 }

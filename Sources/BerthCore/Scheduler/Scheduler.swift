@@ -19,7 +19,9 @@ import Synchronization
 /// 3. writes the reason of every execution that still waits (only when it changed);
 /// 4. hands the placed ones to the ``ExecutionSupervisor``, in order, one host at a time.
 ///
-/// Cancel works on every server, leader or not (``cancel(_:reason:)``).
+/// The leader also supervises: it starts the ``ExecutionSupervisor`` when it wins leadership
+/// (which reconciles every host and adopts what the previous leader followed) and shuts it
+/// down when it loses it. Cancel works on every server, leader or not (``cancel(_:reason:)``).
 public actor Scheduler: ExecutionControl {
     private enum State {
         case idle, running, shuttingDown, shutDown
@@ -84,7 +86,6 @@ public actor Scheduler: ExecutionControl {
             return
         }
         state = .running
-        await supervisor.start()
         let notifications = store.notifications()
         let listener = Task { [weak self] in
             for await notification in notifications
@@ -102,7 +103,10 @@ public actor Scheduler: ExecutionControl {
             await sleep(for: min(configuration.fallbackInterval, untilDeadline))
         }
         listener.cancel()
-        if isLeader { logger.notice("giving up scheduler leadership") }
+        if isLeader {
+            logger.notice("giving up scheduler leadership")
+            await supervisor.shutdown()
+        }
         isLeader = false
         await lock.release()
         state = .shutDown
@@ -133,7 +137,8 @@ public actor Scheduler: ExecutionControl {
             lastLeaderCheck = clock.now
             if await lock.isHeld() { return true }
             isLeader = false
-            logger.warning("scheduler leadership lost")
+            logger.warning("scheduler leadership lost; supervision stops until it is won again")
+            await supervisor.shutdown()
             return false
         }
         do {
@@ -147,6 +152,7 @@ public actor Scheduler: ExecutionControl {
         lastLeaderCheck = clock.now
         writtenReasons = [:]
         logger.notice("became scheduler leader", metadata: ["key": "\(configuration.leaderLockKey)"])
+        await supervisor.start()
         await adoptScheduled()
         return true
     }
@@ -201,11 +207,17 @@ public actor Scheduler: ExecutionControl {
 
     // MARK: Scheduling
 
-    /// One pass; returns the time until the next timeout deadline (or the fallback interval).
+    /// One pass; returns the time until the next timeout deadline or retry (or the fallback interval).
     private func schedulingPass() async -> Duration {
         let untilDeadline = await enforceTimeouts()
         await place()
-        return untilDeadline
+        do {
+            guard let retryAt = try await store.nextRetryAt() else { return untilDeadline }
+            return min(untilDeadline, .milliseconds(max(Int64(retryAt.timeIntervalSinceNow * 1000) + 5, 5)))
+        } catch {
+            logger.warning("could not read the next retry time", metadata: ["error": "\(error)"])
+            return untilDeadline
+        }
     }
 
     private func enforceTimeouts() async -> Duration {

@@ -122,9 +122,19 @@ public protocol Store: Sendable {
     ///   - state: The state the executions must still be in.
     func updateStateReasons(_ reasons: [UUID: String], whileIn state: ExecutionState) async throws(StoreError)
 
+    /// The earliest time a `queued` execution waiting out a retry backoff may be placed, when
+    /// one waits; the scheduler wakes up then.
+    func nextRetryAt() async throws(StoreError) -> Date?
+
     /// Executions in `running` that have a `timeoutSeconds`, earliest deadline first.
     /// - Parameter limit: At most this many.
     func runningWithTimeout(limit: Int) async throws(StoreError) -> [Execution]
+
+    /// The server id of the deployment (the `berth.server` label of its runtime objects): the
+    /// one recorded by the first server that asked, which records `proposed` when none is.
+    /// Every server sharing the Store must use it, so that each one's reconciliation sees the
+    /// objects the others started.
+    func deploymentServerID(proposing proposed: String) async throws(StoreError) -> String
 
     /// The lock that elects the scheduler leader among the servers sharing this Store.
     /// - Parameter key: The lock's key; every server of a deployment uses the same one.

@@ -14,6 +14,11 @@ public struct TransitionChanges: Sendable, Hashable {
     public var startedAt: Date?
     /// When the execution finished; defaults to now on a change to a terminal state.
     public var finishedAt: Date?
+    /// On a change back to `queued` (a retry): the scheduler does not place it before this time.
+    public var notBefore: Date?
+    /// On a change back to `queued`: the current attempt provably never started, so its number
+    /// is used again by the next attempt and it does not count against the retry policy.
+    public var attemptNeverStarted: Bool = false
 
     /// Creates a set of changes.
     /// - Parameters:
@@ -33,6 +38,17 @@ public struct TransitionChanges: Sendable, Hashable {
         self.attempt = attempt
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+    }
+
+    /// The changes of a retry: back to `queued`, placed no earlier than `notBefore`.
+    /// - Parameters:
+    ///   - notBefore: When the scheduler may place it again.
+    ///   - attemptNeverStarted: Whether the current attempt's number is used again.
+    public static func retry(notBefore: Date?, attemptNeverStarted: Bool = false) -> TransitionChanges {
+        var changes = TransitionChanges()
+        changes.notBefore = notBefore
+        changes.attemptNeverStarted = attemptNeverStarted
+        return changes
     }
 
     /// No change besides the state.

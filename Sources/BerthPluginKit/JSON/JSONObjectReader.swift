@@ -106,6 +106,21 @@ public struct JSONObjectReader: Sendable {
         return strings
     }
 
+    /// An optional array of integers.
+    public func optionalInts(_ key: String) throws(JSONError) -> [Int64]? {
+        guard let value = value(key) else { return nil }
+        guard let elements = value.arrayValue else { throw mismatch(key, "an array of integers", value) }
+        var ints: [Int64] = []
+        ints.reserveCapacity(elements.count)
+        for (offset, element) in elements.enumerated() {
+            guard let int = element.int64Value else {
+                throw JSONError(location: "\(path(of: key))[\(offset)]", reason: "expected an integer, found \(element.typeName)")
+            }
+            ints.append(int)
+        }
+        return ints
+    }
+
     /// An optional object of strings, such as an environment or a label set.
     public func optionalStringMap(_ key: String) throws(JSONError) -> [String: String]? {
         guard let value = value(key) else { return nil }

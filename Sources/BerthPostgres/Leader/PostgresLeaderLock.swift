@@ -34,6 +34,11 @@ public actor PostgresLeaderLock: LeaderLock {
             } else {
                 connection = try await PostgresConnection.connect(configuration, label: "leader-lock")
                 self.connection = connection
+                // A leader whose machine vanishes without closing the connection loses the lock
+                // when PostgreSQL's keepalive gives up on it: after about 5 + 3 × 1 s (TCP only).
+                try await connection.query("SET tcp_keepalives_idle = 5")
+                try await connection.query("SET tcp_keepalives_interval = 1")
+                try await connection.query("SET tcp_keepalives_count = 3")
             }
             let rows = try await connection.query("SELECT pg_try_advisory_lock($1::bigint) AS locked", [PostgresBind(key)])
             held = try rows.first?.bool("locked") ?? false

@@ -33,5 +33,6 @@ public struct Migration: Sendable, Hashable {
     /// A test checks that this list matches the folder.
     public static let all: [Migration] = [
         Migration(version: 1, name: "initial", sql: String(decoding: PackageResources._001_initial_sql, as: UTF8.self)),
+        Migration(version: 2, name: "failover", sql: String(decoding: PackageResources._002_failover_sql, as: UTF8.self)),
     ]
 }

@@ -14,9 +14,10 @@ extension PostgresStore {
                 try await connection.query(
                     """
                     INSERT INTO executions (id, name, owner, image, command, args, env, working_dir, target_host,
-                                            labels, cpus, memory_bytes, timeout_seconds, priority, state, state_reason)
+                                            labels, cpus, memory_bytes, timeout_seconds, priority, state, state_reason,
+                                            max_attempts, retry_on_exit_codes, retry_backoff_seconds)
                     VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13, $14,
-                            'queued', 'submitted')
+                            'queued', 'submitted', $15, $16::jsonb, $17)
                     """,
                     [
                         PostgresBind(id), new.name.map { PostgresBind($0) }, PostgresBind(new.owner), PostgresBind(new.image),
@@ -24,7 +25,8 @@ extension PostgresStore {
                         new.workingDir.map { PostgresBind($0) }, new.targetHost.map { PostgresBind($0) },
                         try SQLValues.json(new.labels), new.cpus.map { PostgresBind($0) },
                         new.memoryBytes.map { PostgresBind($0) }, new.timeoutSeconds.map { PostgresBind($0) },
-                        PostgresBind(new.priority),
+                        PostgresBind(new.priority), PostgresBind(new.retry.maxAttempts),
+                        try SQLValues.json(new.retry.onExitCodes.sorted()), PostgresBind(new.retry.backoffSeconds),
                     ]
                 )
                 try await connection.query(
@@ -93,13 +95,15 @@ extension PostgresStore {
                     """
                     UPDATE executions SET
                         state = $3, state_reason = $4, updated_at = now(),
-                        host = COALESCE($5, host),
-                        exit_code = COALESCE($6::integer, exit_code),
-                        error_code = COALESCE($7, error_code),
-                        error_message = COALESCE($8, error_message),
-                        attempts = GREATEST(attempts, COALESCE($9::integer, attempts)),
+                        host = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($5, host) END,
+                        exit_code = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($6::integer, exit_code) END,
+                        error_code = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($7, error_code) END,
+                        error_message = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($8, error_message) END,
+                        attempts = CASE WHEN $13::boolean THEN GREATEST(attempts - 1, 0)
+                                        ELSE GREATEST(attempts, COALESCE($9::integer, attempts)) END,
                         started_at = COALESCE(started_at, berth_ts($10::bigint), CASE WHEN $3 = 'running' THEN now() END),
-                        finished_at = COALESCE(finished_at, berth_ts($11::bigint), CASE WHEN $12::boolean THEN now() END)
+                        finished_at = COALESCE(finished_at, berth_ts($11::bigint), CASE WHEN $12::boolean THEN now() END),
+                        not_before = CASE WHEN $3 = 'queued' THEN berth_ts($14::bigint) END
                     WHERE id = $1 AND state = $2
                     RETURNING attempts
                     """,
@@ -109,7 +113,8 @@ extension PostgresStore {
                         changes.error.map { PostgresBind($0.code) }, changes.error.map { PostgresBind($0.message) },
                         changes.attempt.map { PostgresBind($0) },
                         changes.startedAt.map { PostgresBind(micros: $0) }, changes.finishedAt.map { PostgresBind(micros: $0) },
-                        PostgresBind(to.isTerminal),
+                        PostgresBind(to.isTerminal), PostgresBind(changes.attemptNeverStarted && to == .queued),
+                        changes.notBefore.map { PostgresBind(micros: $0) },
                     ]
                 )
                 guard let row = updated.first else {
@@ -117,7 +122,10 @@ extension PostgresStore {
                     return .lost(current: try current.first.flatMap { try ExecutionState(rawValue: $0.string("state")) })
                 }
                 let attempts = try row.requiredInt64("attempts")
-                let attempt = changes.attempt ?? (attempts > 0 ? Int(attempts) : nil)
+                // A retry's event belongs to the attempt that ended (the row now counts one less when
+                // that attempt never started).
+                let current = changes.attemptNeverStarted && to == .queued ? attempts + 1 : attempts
+                let attempt = changes.attempt ?? (current > 0 ? Int(current) : nil)
                 try await connection.query(
                     "INSERT INTO execution_events (execution_id, from_state, to_state, reason, attempt) VALUES ($1, $2, $3, $4, $5)",
                     [PostgresBind(id), PostgresBind(from.rawValue), PostgresBind(to.rawValue), PostgresBind(reason), attempt.map { PostgresBind($0) }]
@@ -141,7 +149,7 @@ extension PostgresStore {
                 let candidates = try await connection.query(
                     """
                     \(ExecutionRow.selectFrom)
-                    WHERE e.state = 'queued'
+                    WHERE e.state = 'queued' AND (e.not_before IS NULL OR e.not_before <= now())
                     ORDER BY e.priority DESC, e.created_at, e.id
                     LIMIT $1
                     FOR UPDATE OF e SKIP LOCKED
@@ -160,7 +168,7 @@ extension PostgresStore {
                         SELECT * FROM unnest($1::uuid[], $2::text[]) AS p(id, host)
                     ), updated AS (
                         UPDATE executions e
-                        SET state = 'scheduled', host = placed.host, attempts = e.attempts + 1,
+                        SET state = 'scheduled', host = placed.host, attempts = e.attempts + 1, not_before = NULL,
                             state_reason = replace($3, '{host}', placed.host), updated_at = now()
                         FROM placed
                         WHERE e.id = placed.id AND e.state = 'queued'

@@ -41,6 +41,21 @@ extension PostgresStore {
         }
     }
 
+    /// The smallest future `not_before` of a queued execution (uses the retry index).
+    public func nextRetryAt() async throws(StoreError) -> Date? {
+        try await perform("next_retry_at") {
+            let rows = try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    SELECT berth_us(min(not_before)) AS at FROM executions
+                    WHERE state = 'queued' AND not_before IS NOT NULL AND not_before > now()
+                    """
+                )
+            }
+            return try rows.first?.date(micros: "at")
+        }
+    }
+
     /// Running executions with a timeout, earliest deadline first.
     public func runningWithTimeout(limit: Int) async throws(StoreError) -> [Execution] {
         guard limit > 0 else { return [] }
@@ -56,6 +71,25 @@ extension PostgresStore {
                     [PostgresBind(limit)]
                 ).map(ExecutionRow.decode)
             }
+        }
+    }
+
+    /// Inserts `server_id` into `deployment` unless a row exists, and returns the row's value.
+    public func deploymentServerID(proposing proposed: String) async throws(StoreError) -> String {
+        try await perform("deployment_server_id") {
+            let rows = try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    WITH inserted AS (
+                        INSERT INTO deployment (key, value) VALUES ('server_id', $1)
+                        ON CONFLICT (key) DO NOTHING RETURNING value
+                    )
+                    SELECT value FROM inserted UNION ALL SELECT value FROM deployment WHERE key = 'server_id'
+                    """,
+                    [PostgresBind(proposed)]
+                )
+            }
+            return try rows.first?.string("value") ?? proposed
         }
     }
 
