@@ -277,7 +277,7 @@ let package = Package(
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthPluginKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BerthCLITests",
-            dependencies: ["BerthClient", "BerthConfiguration", "BerthTestSupport", "BerthYAML", "berth"],
+            dependencies: ["BerthClient", "BerthConfiguration", "BerthPostgres", "BerthTestSupport", "BerthYAML", "berth"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -27,7 +27,7 @@ struct Serve: AsyncParsableCommand {
         ServerSetup.bootstrapLogging(level: settings.logLevel)
         let logger = Logger(label: "berth")
         logger.info("starting", metadata: [
-            "server_id": "\(settings.serverID)", "config": "\(settings.file ?? "(defaults)")",
+            "config": "\(settings.file ?? "(defaults)")",
             "hosts": "\(settings.hosts.map(\.name).joined(separator: ","))",
         ])
 
@@ -35,6 +35,7 @@ struct Serve: AsyncParsableCommand {
         logger.info("database ready", metadata: ["database": "\(opened.description)"])
         do {
             settings.serverID = try await deploymentServerID(settings, store: opened.store)
+            logger.info("deployment", metadata: ["server_id": "\(settings.serverID)"])
         } catch {
             await opened.close(logger: logger)
             throw error

@@ -31,11 +31,7 @@ struct EndToEndTests {
               - name: remote
                 plugin: docker-ssh
                 settings:
-                  address: \(try TestEnvironment.require("BERTH_TEST_SSH_HOST"))
-                  port: \(try TestEnvironment.require("BERTH_TEST_SSH_PORT"))
-                  user: \(try TestEnvironment.require("BERTH_TEST_SSH_USER"))
-                  identity_file: \(try TestEnvironment.require("BERTH_TEST_SSH_KEY_ED25519"))
-                  known_hosts: \(try TestEnvironment.require("BERTH_TEST_SSH_KNOWN_HOSTS"))
+            \(try remoteDockerSettingsYAML())
             """.write(to: configFile, atomically: true, encoding: .utf8)
 
         var server = try Subprocess(Subprocess.berth, ["serve", "--config", configFile.path])

@@ -60,7 +60,7 @@ extension PostgresTests {
                 #expect(claimed.map(\.attempts) == [1])
                 #expect(try await store.transition(created.id, from: .scheduled, to: .starting, reason: "start").didWin)
                 #expect(try await store.transition(created.id, from: .starting, to: .running, reason: "run").didWin)
-                var changes = TransitionChanges.retry(notBefore: Date().addingTimeInterval(0.6))
+                var changes = TransitionChanges.retry(notBefore: Date().addingTimeInterval(3600))
                 changes.attempt = 1
                 let requeued = try #require(try await store.transition(created.id, from: .running, to: .queued, reason: "retry", changes: changes).execution)
                 #expect(requeued.state == .queued)
@@ -68,20 +68,24 @@ extension PostgresTests {
                 #expect(requeued.attempts == 1)
                 let notBefore = try #require(requeued.notBefore)
                 #expect(try await store.nextRetryAt() == notBefore)
-                // Not claimable before its time; claimable after, as attempt 2.
+                // Not claimable before its time.
                 #expect(try await store.claimQueued(host: "local", limit: 10).isEmpty)
-                try await Task.sleep(for: .milliseconds(700))
-                #expect(try await store.nextRetryAt() == nil)
+                // One whose time has come is claimable, as its next attempt, and no longer waits.
+                let due = try await store.createExecution(sampleExecution())
+                _ = try await store.claimQueued(host: "local", limit: 10)
+                #expect(try await store.transition(due.id, from: .scheduled, to: .starting, reason: "start").didWin)
+                #expect(try await store.transition(
+                    due.id, from: .starting, to: .queued, reason: "retry", changes: .retry(notBefore: Date().addingTimeInterval(-1))).didWin)
+                #expect(try await store.nextRetryAt() == notBefore)
                 let second = try #require(try await store.claimQueued(host: "local", limit: 10).first)
-                #expect(second.attempts == 2 && second.notBefore == nil)
-                #expect(try await store.transition(created.id, from: .scheduled, to: .starting, reason: "start").didWin)
+                #expect(second.id == due.id && second.attempts == 2 && second.notBefore == nil)
                 // A start that provably never happened gives its number back.
                 let back = try #require(try await store.transition(
-                    created.id, from: .starting, to: .queued, reason: "never started",
+                    due.id, from: .scheduled, to: .queued, reason: "never started",
                     changes: .retry(notBefore: nil, attemptNeverStarted: true)).execution)
                 #expect(back.attempts == 1)
                 #expect(try await store.claimQueued(host: "local", limit: 10).first?.attempts == 2)
-                let events = try await store.events(of: created.id, afterSeq: nil, limit: 100)
+                let events = try await store.events(of: due.id, afterSeq: nil, limit: 100)
                 #expect(events.filter { $0.toState == .queued && $0.fromState != nil }.map(\.attempt) == [1, 2])
             }
         }

@@ -132,8 +132,8 @@ extension ExecutionSupervisor {
     }
 
     /// Decides a `starting` execution whose attempt has no recorded handle, once the engine
-    /// answered: adopts the attempt's object when the engine has one (recording its handle);
-    /// else the attempt never started, and the execution goes back to `queued` under the same
+    /// answered: adopts the attempt's object when the engine has one (recording its handle), or
+    /// starts it when it was only created; else the attempt never started, and the execution goes back to `queued` under the same
     /// attempt number (not counted by the retry policy: nothing ran), placed again after the
     /// policy's first backoff.
     func settleStart(
@@ -143,6 +143,14 @@ extension ExecutionSupervisor {
         guard trackers[key] == nil, isSupervising else { return }
         var logger = logger
         logger[metadataKey: "execution"] = "\(key.execution)"
+        if let found, found.status.state == .created {
+            // Created but never started (its server died between the two): start it now.
+            logger.notice("an attempt was created but not started; starting it", metadata: ["attempt": "\(key.attempt)"])
+            let tracker = Tracker(host: host, backend: backend)
+            trackers[key] = tracker
+            await start(execution, key: key, tracker: tracker, logger: logger)
+            return
+        }
         if let found {
             do {
                 try await store.recordAttempt(Attempt(

@@ -166,6 +166,16 @@ public actor ExecutionSupervisor {
             if trackers[key] === tracker { trackers[key] = nil }
             return
         }
+        await start(execution, key: key, tracker: tracker, logger: logger)
+    }
+
+    /// Asks the host to start an attempt of a `starting` execution (the plugin adopts an object
+    /// it already has for this execution and attempt, so asking twice starts it once), records
+    /// its handle and follows it.
+    func start(_ execution: Execution, key: AttemptKey, tracker: Tracker, logger: Logger) async {
+        let host = tracker.host
+        let backend = tracker.backend
+        let attempt = key.attempt
         let spec = ExecutionSpec(
             executionID: execution.id.uuidString.lowercased(), attempt: attempt, image: execution.image,
             command: execution.command, args: execution.args, env: execution.env, workingDir: execution.workingDir,
