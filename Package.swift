@@ -40,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // SHA-256 of API token secrets (and AES-GCM for secret values).
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         // Only for the Kubernetes API double in the tests (HTTPS with client certificates).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
@@ -163,6 +165,7 @@ let package = Package(
             name: "BerthServer",
             dependencies: [
                 "BerthCore", "BerthPluginKit",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -114,15 +114,18 @@ main() {
     build_image
     write_config
     start_server
+    # The first start wrote an admin token to data_dir/admin.token (mode 0600); the CLI finds it
+    # through the configuration.
     log "first execution: berth run $IMAGE echo hello"
-    BERTH_URL="$URL" "$ROOT/.build/debug/berth" run "$IMAGE" echo hello
+    BERTH_URL="$URL" BERTH_CONFIG="$DIR/berth.yaml" "$ROOT/.build/debug/berth" run "$IMAGE" echo hello
     cat >&2 <<EOF
 
-Berth is serving on $URL. Try:
-  export BERTH_URL=$URL PATH=$ROOT/.build/debug:\$PATH
+Berth is serving on $URL. Its first admin token is in $DIR/data/admin.token. Try:
+  export BERTH_URL=$URL BERTH_CONFIG=$DIR/berth.yaml PATH=$ROOT/.build/debug:\$PATH
   berth run $IMAGE sh -c 'echo out; echo err >&2; exit 3'; echo "exit code \$?"
   berth ps --all
-  curl -s $URL/v1/executions | head -c 400
+  berth token create alice --role submitter     # prints a token for another user, once
+  curl -s -H "Authorization: Bearer \$(cat $DIR/data/admin.token)" $URL/v1/executions | head -c 400
 Stop everything with: scripts/quickstart.sh stop
 EOF
 }

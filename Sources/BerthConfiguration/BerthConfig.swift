@@ -418,6 +418,10 @@ public struct BerthConfig: Sendable, Hashable {
     /// The embedded cluster's data folder: `<data_dir>`, under which it keeps `postgres/`.
     public var embeddedPostgresDirectory: String { dataDirectory }
 
+    /// Where `berth serve` writes the first admin token (mode 0600) and where the CLI looks
+    /// for a token when it talks to a server on this machine: `<data_dir>/admin.token`.
+    public var adminTokenFile: String { dataDirectory + "/admin.token" }
+
     /// The URL clients use to reach this server (`http://127.0.0.1:8080`); a wildcard listen
     /// address is shown as the loopback address.
     public var listenURL: String {

@@ -10,37 +10,51 @@ struct API: Sendable {
     let configuration: ServerConfiguration
     let context: ServerContext
 
-    /// The owner of submissions until API tokens exist.
-    static let anonymous = "anonymous"
-
-    /// Handles `operation`, after refusing query parameters the route does not declare.
+    /// Handles `operation`: authenticates the request (unless the route is public), checks that
+    /// the token's role may call the route, refuses query parameters it does not declare, and
+    /// answers. A submitter sees only its own executions: another owner's is 404 to it.
     func respond(to operation: Operation, _ request: Request, context: some RequestContext) async throws -> Response {
         let route = APIRoute.of(operation)
-        try Self.checkQuery(request, route)
         var context = context
-        if route.hasIDParameter, let id = context.parameters.get("id") {
-            context.logger[metadataKey: "execution.id"] = .string(id)
+        var principal: Principal?
+        if !route.roles.isEmpty {
+            let caller = try await Authenticator(store: self.context.store).principal(for: request)
+            context.logger[metadataKey: "token.id"] = .string(Wire.id(caller.tokenID))
+            guard route.roles.contains(caller.role) else {
+                throw Problem.forbidden("a \(caller.role.rawValue) token may not \(route.forbiddenAction)")
+            }
+            principal = caller
         }
-        switch operation {
-        case .submitExecution: return try await submit(request, context: context)
-        case .listExecutions: return try await list(request)
-        case .getExecution: return JSONBody.response(Wire.execution(try await execution(context)))
-        case .cancelExecution: return try await cancel(context)
-        case .getExecutionLogs:
-            return try await LogResponder(store: self.context.store).respond(
-                request, id: try executionID(context), logger: context.logger)
-        case .listExecutionEvents: return try await events(context)
-        case .listHosts: return JSONBody.response(["items": .array(await SystemStatus.hosts(self.context.plugins))])
-        case .listPlugins: return JSONBody.response(["items": .array(await SystemStatus.plugins(self.context.plugins))])
-        case .healthz: return JSONBody.response(["status": "alive"])
-        case .readyz: return try await SystemStatus.ready(self.context, logger: context.logger)
-        case .openAPI: return JSONBody.response(OpenAPIDocument.document)
+        try Self.checkQuery(request, route)
+        if route.hasIDParameter, let id = context.parameters.get("id") {
+            context.logger[metadataKey: route.tag == "tokens" ? "token.target" : "execution.id"] = .string(id)
+        }
+        switch (operation, principal) {
+        case (.submitExecution, let caller?): return try await submit(request, caller, context: context)
+        case (.listExecutions, let caller?): return try await list(request, caller)
+        case (.getExecution, let caller?): return JSONBody.response(Wire.execution(try await execution(context, caller)))
+        case (.cancelExecution, let caller?): return try await cancel(context, caller)
+        case (.getExecutionLogs, let caller?):
+            let execution = try await execution(context, caller)
+            return try await LogResponder(store: self.context.store).respond(request, id: execution.id, logger: context.logger)
+        case (.listExecutionEvents, let caller?): return try await events(context, caller)
+        case (.listHosts, _): return JSONBody.response(["items": .array(await SystemStatus.hosts(self.context.plugins))])
+        case (.listPlugins, _): return JSONBody.response(["items": .array(await SystemStatus.plugins(self.context.plugins))])
+        case (.healthz, _): return JSONBody.response(["status": "alive"])
+        case (.readyz, _): return try await SystemStatus.ready(self.context, logger: context.logger)
+        case (.openAPI, _): return JSONBody.response(OpenAPIDocument.document)
+        case (.createToken, _): return try await createToken(request, context: context)
+        case (.listTokens, _): return try await listTokens()
+        case (.revokeToken, _): return try await revokeToken(context)
+        case (.submitExecution, nil), (.listExecutions, nil), (.getExecution, nil), (.cancelExecution, nil),
+             (.getExecutionLogs, nil), (.listExecutionEvents, nil):
+            throw Problem.unauthenticated("this route needs an API token")
         }
     }
 
     // MARK: Executions
 
-    private func submit(_ request: Request, context: some RequestContext) async throws -> Response {
+    private func submit(_ request: Request, _ caller: Principal, context: some RequestContext) async throws -> Response {
         let body = try await Self.readBody(request, limit: configuration.maxBodyBytes)
         let submission = try Submission(body: body)
         let targetHost = submission.targetHost ?? configuration.defaultHost
@@ -59,8 +73,8 @@ struct API: Sendable {
                 throw Problem.invalid("Idempotency-Key", "must be 1 to \(IdempotencyKey.maxLength) characters", code: "invalid_header")
             }
         }
-        let id = key.map { IdempotencyKey.executionID(key: $0, owner: Self.anonymous) }
-        let new = submission.newExecution(id: id, owner: Self.anonymous, targetHost: targetHost)
+        let id = key.map { IdempotencyKey.executionID(key: $0, owner: caller.owner) }
+        let new = submission.newExecution(id: id, owner: caller.owner, targetHost: targetHost)
         var logger = context.logger
         let execution: Execution
         do {
@@ -93,9 +107,10 @@ struct API: Sendable {
         return response
     }
 
-    private func list(_ request: Request) async throws -> Response {
+    private func list(_ request: Request, _ caller: Principal) async throws -> Response {
         let parameters = request.uri.queryParameters
         var query = ExecutionQuery(limit: 50)
+        if caller.role == .submitter { query.owner = caller.owner }
         for value in parameters[values: "state"] {
             for part in value.split(separator: ",") where !part.isEmpty {
                 guard let state = ExecutionState(rawValue: String(part)) else {
@@ -132,23 +147,26 @@ struct API: Sendable {
         ])
     }
 
-    private func execution(_ requestContext: some RequestContext) async throws -> Execution {
+    /// The execution of the path, when `caller` may see it; else 404, as if it did not exist.
+    private func execution(_ requestContext: some RequestContext, _ caller: Principal) async throws -> Execution {
         let id = try executionID(requestContext)
-        guard let execution = try await context.store.execution(id: id) else { throw Problem.executionNotFound(Wire.id(id)) }
+        guard let execution = try await context.store.execution(id: id), caller.sees(execution) else {
+            throw Problem.executionNotFound(Wire.id(id))
+        }
         return execution
     }
 
-    private func cancel(_ requestContext: some RequestContext) async throws -> Response {
-        let id = try executionID(requestContext)
-        guard let execution = try await context.control.cancel(id, reason: "cancelled through the API") else {
+    private func cancel(_ requestContext: some RequestContext, _ caller: Principal) async throws -> Response {
+        let id = try await execution(requestContext, caller).id
+        guard let execution = try await context.control.cancel(id, reason: "cancelled through the API by \(caller.owner)") else {
             throw Problem.executionNotFound(Wire.id(id))
         }
         requestContext.logger.info("execution cancel requested", metadata: ["state": .string(execution.state.rawValue)])
         return JSONBody.response(Wire.execution(execution))
     }
 
-    private func events(_ requestContext: some RequestContext) async throws -> Response {
-        let execution = try await execution(requestContext)
+    private func events(_ requestContext: some RequestContext, _ caller: Principal) async throws -> Response {
+        let execution = try await execution(requestContext, caller)
         var events: [ExecutionEvent] = []
         var after: Int64?
         while true {
@@ -163,7 +181,7 @@ struct API: Sendable {
     // MARK: Helpers
 
     /// The `{id}` of the path; 404 when it is not a UUID.
-    private func executionID(_ requestContext: some RequestContext) throws(Problem) -> UUID {
+    func executionID(_ requestContext: some RequestContext) throws(Problem) -> UUID {
         let text = requestContext.parameters.get("id") ?? ""
         guard let id = UUID(uuidString: text) else { throw Problem.executionNotFound(text) }
         return id

@@ -23,7 +23,11 @@ enum OpenAPIDocument {
             ],
             "servers": [["url": "/"]],
             "paths": .object(paths),
-            "components": ["schemas": .object(schemas)],
+            "components": [
+                "schemas": .object(schemas),
+                "securitySchemes": ["token": ["type": "http", "scheme": "bearer", "description": "An API token: berth_<id>_<secret>"]],
+            ],
+            "security": [["token": []]],
         ]
     }
 
@@ -31,7 +35,8 @@ enum OpenAPIDocument {
         var parameters: [JSONValue] = []
         if route.hasIDParameter {
             parameters.append([
-                "name": "id", "in": "path", "required": true, "description": "The execution's id",
+                "name": "id", "in": "path", "required": true,
+                "description": .string(route.tag == "tokens" ? "The token's id" : "The execution's id"),
                 "schema": ["type": "string", "format": "uuid"],
             ])
         }
@@ -57,6 +62,14 @@ enum OpenAPIDocument {
             }
             responses[String(response.status)] = .object(object)
         }
+        if !route.roles.isEmpty {
+            let problem: JSONValue = ["application/problem+json": ["schema": ["$ref": "#/components/schemas/Problem"]]]
+            responses["401"] = ["description": "No token, or one that is malformed, unknown, revoked or expired", "content": problem]
+            if route.roles != Set(APIRole.allCases) {
+                let allowed = APIRole.allCases.filter(route.roles.contains).map(\.rawValue).joined(separator: ", ")
+                responses["403"] = ["description": .string("The token's role may not call this route (allowed: \(allowed))"), "content": problem]
+            }
+        }
         responses["default"] = [
             "description": "Any other error",
             "content": ["application/problem+json": ["schema": ["$ref": "#/components/schemas/Problem"]]],
@@ -68,6 +81,7 @@ enum OpenAPIDocument {
             "responses": .object(responses),
         ]
         if !parameters.isEmpty { object["parameters"] = .array(parameters) }
+        if route.roles.isEmpty { object["security"] = [] }
         if let body = route.requestBody {
             object["requestBody"] = ["required": true, "content": ["application/json": ["schema": body]]]
         }
@@ -87,6 +101,17 @@ enum OpenAPIDocument {
         return .object(schema)
     }
 
+    private static let tokenProperties: [String: JSONValue] = [
+        "id": ["type": "string", "format": "uuid"],
+        "name": ["type": "string"],
+        "owner": ["type": "string"],
+        "role": ["type": "string", "enum": .array(APIRole.allCases.map { .string($0.rawValue) })],
+        "created_at": time,
+        "last_used_at": nullableTime,
+        "expires_at": nullableTime,
+        "revoked_at": nullableTime,
+    ]
+    private static let tokenRequired = ["id", "name", "owner", "role", "created_at", "last_used_at", "expires_at", "revoked_at"]
     private static let strings: JSONValue = ["type": "array", "items": ["type": "string"]]
     private static let stringMap: JSONValue = ["type": "object", "additionalProperties": ["type": "string"]]
     private static let time: JSONValue = ["type": "string", "format": "date-time"]
@@ -150,6 +175,16 @@ enum OpenAPIDocument {
             "timeout_seconds", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds", "not_before",
             "created_at", "updated_at", "started_at", "finished_at",
         ]),
+        "TokenRequest": object([
+            "name": ["type": "string", "minLength": 1, "maxLength": 100, "description": "A name for people"],
+            "role": ["type": "string", "enum": .array(APIRole.allCases.map { .string($0.rawValue) })],
+            "owner": ["type": "string", "minLength": 1, "maxLength": 100, "description": "Whose executions it submits and sees (default: the name)"],
+            "expires_in_seconds": ["type": "integer", "minimum": 1, "maximum": 315_360_000],
+        ], required: ["name", "role"]),
+        "Token": object(tokenProperties, required: tokenRequired),
+        "NewToken": object(tokenProperties.merging(["token": ["type": "string", "description": "The secret; shown only in this answer"]]) { $1 },
+                           required: tokenRequired + ["token"]),
+        "TokenList": object(["items": ["type": "array", "items": ref("Token")]], required: ["items"]),
         "ExecutionError": object(["code": ["type": "string"], "message": ["type": "string"]], required: ["code", "message"]),
         "ExecutionList": object([
             "items": ["type": "array", "items": ref("Execution")],

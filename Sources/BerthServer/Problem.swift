@@ -91,6 +91,18 @@ extension Problem {
                     + (requestID.map { " (request id \($0))" } ?? ""))
     }
 
+    /// 401: no token, a malformed one, or one that is unknown, revoked or expired.
+    static func unauthenticated(_ detail: String) -> Problem {
+        var problem = Problem(.unauthorized, code: "unauthenticated", title: "Authentication required", detail: detail)
+        problem.headers[.wwwAuthenticate] = "Bearer realm=\"berth\""
+        return problem
+    }
+
+    /// 403: the token's role may not do this.
+    static func forbidden(_ detail: String) -> Problem {
+        Problem(.forbidden, code: "forbidden", title: "Forbidden", detail: detail)
+    }
+
     /// 503: the database cannot be reached.
     static func unavailable(_ detail: String) -> Problem {
         Problem(.serviceUnavailable, code: "unavailable", title: "Service unavailable", detail: detail)

@@ -1,3 +1,4 @@
+import BerthCore
 import BerthPluginKit
 import Hummingbird
 
@@ -7,6 +8,7 @@ import Hummingbird
 enum Operation: String, CaseIterable, Sendable {
     case submitExecution, listExecutions, getExecution, cancelExecution, getExecutionLogs, listExecutionEvents
     case listHosts, listPlugins, healthz, readyz, openAPI
+    case createToken, listTokens, revokeToken
 }
 
 /// A query parameter of a route.
@@ -38,6 +40,8 @@ struct APIRoute: Sendable {
     var headers: [QueryParameter] = []
     /// The schema of the JSON request body, if the route takes one.
     var requestBody: JSONValue?
+    /// The roles whose tokens may call it; empty for a public route (no token needed).
+    var roles: Set<APIRole> = Set(APIRole.allCases)
     var responses: [RouteResponse]
 
     /// The route of `operation`.
@@ -47,6 +51,12 @@ struct APIRoute: Sendable {
 
     /// Whether the path has an `{id}` parameter.
     var hasIDParameter: Bool { path.contains("{id}") }
+
+    /// What the route does, in words, for a 403 (its summary up to the first `;`).
+    var forbiddenAction: String {
+        let first = summary.split(separator: ";").first.map(String.init) ?? summary
+        return first.prefix(1).lowercased() + first.dropFirst()
+    }
 }
 
 extension APIRoute {
@@ -57,6 +67,8 @@ extension APIRoute {
     private static let invalid = RouteResponse(status: 422, description: "A query parameter is invalid (`field` names it)", content: problem)
     private static let unavailable = RouteResponse(status: 503, description: "The database is unavailable", content: problem)
     private static let string: JSONValue = ["type": "string"]
+    private static let writers: Set<APIRole> = [.admin, .submitter]
+    private static let tokenNotFound = RouteResponse(status: 404, description: "No token has this id", content: problem)
 
     /// The route table.
     static let all: [APIRoute] = [
@@ -68,6 +80,7 @@ extension APIRoute {
                 description: "Makes retries safe: a second submission with the same key returns the execution the first one created (at most 255 characters)",
                 schema: string)],
             requestBody: ref("Submission"),
+            roles: writers,
             responses: [
                 RouteResponse(status: 201, description: "The execution, created now or by an earlier request with the same Idempotency-Key", content: json("Execution")),
                 RouteResponse(status: 400, description: "The body is not JSON", content: problem),
@@ -98,6 +111,7 @@ extension APIRoute {
         APIRoute(
             method: .post, path: "/v1/executions/{id}/cancel", operation: .cancelExecution,
             summary: "Cancel an execution (a terminal one is left as it is)", tag: "executions",
+            roles: writers,
             responses: [RouteResponse(status: 200, description: "The execution after the request", content: json("Execution")), notFound, unavailable]),
         APIRoute(
             method: .get, path: "/v1/executions/{id}/logs", operation: .getExecutionLogs,
@@ -134,10 +148,12 @@ extension APIRoute {
         APIRoute(
             method: .get, path: "/healthz", operation: .healthz,
             summary: "Liveness: the process answers", tag: "system",
+            roles: [],
             responses: [RouteResponse(status: 200, description: "Alive", content: json("Status"))]),
         APIRoute(
             method: .get, path: "/readyz", operation: .readyz,
             summary: "Readiness: the database answers and the plugin host has started", tag: "system",
+            roles: [],
             responses: [
                 RouteResponse(status: 200, description: "Ready", content: json("Status")),
                 RouteResponse(status: 503, description: "Not ready; `detail` says why", content: problem),
@@ -146,5 +162,26 @@ extension APIRoute {
             method: .get, path: "/openapi.json", operation: .openAPI,
             summary: "This document", tag: "system",
             responses: [RouteResponse(status: 200, description: "The OpenAPI 3.1 document", content: ["application/json": ["type": "object"]])]),
+        APIRoute(
+            method: .post, path: "/v1/tokens", operation: .createToken,
+            summary: "Create an API token; its secret is in this answer and never again", tag: "tokens",
+            requestBody: ref("TokenRequest"),
+            roles: [.admin],
+            responses: [
+                RouteResponse(status: 201, description: "The token, with its secret in `token`", content: json("NewToken")),
+                RouteResponse(status: 400, description: "The body is not JSON", content: problem),
+                RouteResponse(status: 422, description: "A field is missing, unknown or invalid (`field` names it)", content: problem),
+                unavailable,
+            ]),
+        APIRoute(
+            method: .get, path: "/v1/tokens", operation: .listTokens,
+            summary: "List API tokens (never their secrets)", tag: "tokens",
+            roles: [.admin],
+            responses: [RouteResponse(status: 200, description: "The tokens, newest first", content: json("TokenList")), unavailable]),
+        APIRoute(
+            method: .post, path: "/v1/tokens/{id}/revoke", operation: .revokeToken,
+            summary: "Revoke an API token; the next request with it is refused", tag: "tokens",
+            roles: [.admin],
+            responses: [RouteResponse(status: 200, description: "The token, revoked", content: json("Token")), tokenNotFound, unavailable]),
     ]
 }

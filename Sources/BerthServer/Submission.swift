@@ -31,31 +31,10 @@ struct Submission: Sendable, Equatable {
     /// Reads and validates a submission (everything but the target host, which needs the plugin host).
     /// - Throws: ``Problem``: 400 for malformed JSON, 422 naming the field for anything else.
     init(body bytes: [UInt8]) throws(Problem) {
-        let document: JSONValue
-        do {
-            document = try JSONValue(parsing: bytes)
-        } catch {
-            throw Problem.malformedJSON("the body is not valid JSON: \(error)")
-        }
-        do {
-            try self.init(document: document)
-        } catch let error as JSONError {
-            let missing = error.reason == "is required"
-            throw Problem.invalid(
-                error.location.isEmpty ? "$" : error.location, error.reason,
-                code: missing ? "missing_field" : "invalid_field")
-        } catch let problem as Problem {
-            throw problem
-        } catch {
-            throw Problem.invalid("$", "\(error)")
-        }
+        self = try JSONRequestBody.read(bytes, allowed: Self.fields, Submission.init(reader:))
     }
 
-    private init(document: JSONValue) throws {
-        let reader = try JSONObjectReader(document, path: "")
-        for key in reader.members.keys.sorted() where !Self.fields.contains(key) {
-            throw Problem.invalid(key, "unknown field; allowed: \(Self.fields.sorted().joined(separator: ", "))", code: "unknown_field")
-        }
+    private init(reader: JSONObjectReader) throws {
         image = try reader.string("image")
         guard !image.trimmingWhitespace.isEmpty else { throw Problem.invalid("image", "must not be empty") }
         command = try reader.optionalStrings("command")

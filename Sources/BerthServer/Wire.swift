@@ -63,6 +63,20 @@ enum Wire {
         return .object(object)
     }
 
+    /// An API token's record (never its secret or hash).
+    static func token(_ token: APIToken) -> JSONValue {
+        [
+            "id": .string(id(token.id)),
+            "name": .string(token.name),
+            "owner": .string(token.owner),
+            "role": .string(token.role.rawValue),
+            "created_at": time(token.createdAt),
+            "last_used_at": optional(token.lastUsedAt, time),
+            "expires_at": optional(token.expiresAt, time),
+            "revoked_at": optional(token.revokedAt, time),
+        ]
+    }
+
     /// A state change.
     static func event(_ event: ExecutionEvent) -> JSONValue {
         [

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BerthClient
+import BerthConfiguration
 import Foundation
 
 /// The options every client command shares.
@@ -7,7 +8,9 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The server's base URL (default: $BERTH_URL, else http://127.0.0.1:8080).", valueName: "url"))
     var url: String?
 
-    @Option(name: .long, help: ArgumentHelp("A bearer token for the server (default: $BERTH_TOKEN).", valueName: "token"))
+    @Option(name: .long, help: ArgumentHelp(
+        "An API token (default: $BERTH_TOKEN, else for a server on this machine the file $BERTH_TOKEN_FILE, else <data_dir>/admin.token).",
+        valueName: "token"))
     var token: String?
 
     @Flag(name: .long, help: "Print the server's JSON instead of text.")
@@ -18,9 +21,29 @@ struct ClientOptions: ParsableArguments {
         url ?? BerthClient.url(from: ProcessInfo.processInfo.environment)
     }
 
-    /// A client of ``baseURL``, with `--token`, else `BERTH_TOKEN`, when set.
+    /// A client of ``baseURL`` with ``resolvedToken``.
     func client() -> BerthClient {
-        BerthClient(baseURL: baseURL, token: token ?? ProcessInfo.processInfo.environment["BERTH_TOKEN"])
+        BerthClient(baseURL: baseURL, token: resolvedToken)
+    }
+
+    /// `--token`, else `BERTH_TOKEN`; else, when the server is on this machine (a loopback
+    /// URL), the first line of `BERTH_TOKEN_FILE`, else of the admin token file that
+    /// `berth serve` wrote in its data folder (`data_dir` of `BERTH_CONFIG`, else the default).
+    var resolvedToken: String? {
+        let environment = ProcessInfo.processInfo.environment
+        if let token, !token.isEmpty { return token }
+        if let token = environment["BERTH_TOKEN"], !token.isEmpty { return token }
+        guard Self.isLoopback(baseURL) else { return nil }
+        let file = environment["BERTH_TOKEN_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (try? BerthConfig.load(file: environment["BERTH_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }, environment: environment))?.adminTokenFile
+        guard let file, let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        return text.split(whereSeparator: \.isNewline).first.map(String.init)
+    }
+
+    /// Whether `url` names this machine: `localhost`, `127.x.x.x` or `[::1]`.
+    static func isLoopback(_ url: String) -> Bool {
+        guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
+        return host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
     }
 }
 

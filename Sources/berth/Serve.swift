@@ -36,6 +36,7 @@ struct Serve: AsyncParsableCommand {
         do {
             settings.serverID = try await deploymentServerID(settings, store: opened.store)
             logger.info("deployment", metadata: ["server_id": "\(settings.serverID)"])
+            try await FirstToken.ensure(settings, store: opened.store, logger: logger)
         } catch {
             await opened.close(logger: logger)
             throw error

@@ -59,7 +59,8 @@ struct CommandLineTests {
 
         OPTIONS:
           --url <url>             The server's base URL (default: $BERTH_URL, else http://127.0.0.1:8080).
-          --token <token>         A bearer token for the server (default: $BERTH_TOKEN).
+          --token <token>         An API token (default: $BERTH_TOKEN, else for a server on this machine
+                                  the file $BERTH_TOKEN_FILE, else <data_dir>/admin.token).
           --json                  Print the server's JSON instead of text.
           --state <state>         Only this state (repeatable): queued, scheduled, starting, running,
                                   succeeded, failed, timed_out, cancelled, lost.

@@ -47,6 +47,8 @@ struct EndToEndTests {
             }
         }
         let url = "http://127.0.0.1:\(port)"
+        // The CLI finds the first admin token that serve wrote in data_dir through BERTH_CONFIG.
+        let env = ["BERTH_URL": url, "BERTH_CONFIG": configFile.path]
         let client = BerthClient(baseURL: url)
         func waitUntilReady(_ server: Subprocess) async throws {
             var ready = false
@@ -61,51 +63,79 @@ struct EndToEndTests {
 
         let run = try await Subprocess.berth(
             ["run", TestEnvironment.localImage, "sh", "-c", "echo hello; echo oops >&2; exit 3"],
-            environment: ["BERTH_URL": url], timeout: 120)
+            environment: env, timeout: 120)
         #expect(run.stdout == "hello\n", "stderr: \(run.stderr)")
         #expect(run.stderr == "oops\n")
         #expect(run.status == 3)
 
         let remote = try await Subprocess.berth(
             ["run", "--host", "remote", TestEnvironment.localImage, "sh", "-c", "echo over-ssh; exit 4"],
-            environment: ["BERTH_URL": url], timeout: 120)
+            environment: env, timeout: 120)
         #expect(remote.stdout == "over-ssh\n", "stderr: \(remote.stderr)")
         #expect(remote.status == 4)
 
-        let ok = try await Subprocess.berth(["run", "--name", "e2e-ok", TestEnvironment.localImage, "true"], environment: ["BERTH_URL": url], timeout: 120)
+        let ok = try await Subprocess.berth(["run", "--name", "e2e-ok", TestEnvironment.localImage, "true"], environment: env, timeout: 120)
         #expect(ok.status == 0, "\(ok.stderr)")
 
-        let ps = try await Subprocess.berth(["ps", "--all"], environment: ["BERTH_URL": url])
+        let ps = try await Subprocess.berth(["ps", "--all"], environment: env)
         #expect(ps.status == 0)
         let rows = ps.stdout.split(separator: "\n").map(String.init)
         #expect(rows.first?.hasPrefix("ID ") == true)
         #expect(rows.contains { $0.contains("e2e-ok") && $0.contains("succeeded") })
         #expect(rows.contains { $0.contains("failed (3)") })
 
-        let hosts = try await Subprocess.berth(["hosts", "--json"], environment: ["BERTH_URL": url])
+        let hosts = try await Subprocess.berth(["hosts", "--json"], environment: env)
         #expect(hosts.status == 0)
         #expect(hosts.stdout.contains("\"local\""))
         #expect(hosts.stdout.contains("\"remote\""))
         #expect(hosts.stdout.contains("docker-ssh"))
 
+        // The first start wrote one admin token, readable by its owner only, and said where.
+        let tokenFile = folder.path + "/data/admin.token"
+        let mode = try FileManager.default.attributesOfItem(atPath: tokenFile)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(server.stdout.contains("Created the first admin token; it is in \(tokenFile) (mode 0600)"))
+        #expect(!server.stderr.contains(try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .newlines)))
+        // berth token: a submitter sees only its own executions; a revoked token is refused at once.
+        let created = try await Subprocess.berth(["token", "create", "ci", "--role", "submitter"], environment: env)
+        #expect(created.status == 0, "\(created.stderr)")
+        let secret = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(secret.hasPrefix("berth_"))
+        var asCI = env
+        asCI["BERTH_TOKEN"] = secret
+        let own = try await Subprocess.berth(["run", "--name", "ci-own", TestEnvironment.localImage, "true"], environment: asCI, timeout: 120)
+        #expect(own.status == 0, "\(own.stderr)")
+        let ciPs = try await Subprocess.berth(["ps", "--all"], environment: asCI)
+        #expect(ciPs.stdout.contains("ci-own") && !ciPs.stdout.contains("e2e-ok"), "\(ciPs.stdout)")
+        let listed = try await Subprocess.berth(["token", "list"], environment: env)
+        #expect(listed.stdout.contains("initial-admin") && listed.stdout.contains("ci") && !listed.stdout.contains(secret))
+        let forbidden = try await Subprocess.berth(["token", "list"], environment: asCI)
+        #expect(forbidden.status == 1)
+        #expect(forbidden.stderr.contains("(forbidden)"), "\(forbidden.stderr)")
+        let ciID = try #require(listed.stdout.split(separator: "\n").first { $0.contains(" ci ") }?.split(separator: " ").first)
+        #expect(try await Subprocess.berth(["token", "revoke", String(ciID)], environment: env).status == 0)
+        let refused = try await Subprocess.berth(["ps"], environment: asCI)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("the token was revoked"), "\(refused.stderr)")
+
         let detached = try await Subprocess.berth(
             ["run", "--detach", TestEnvironment.localImage, "sh", "-c", "echo a; sleep 1; echo b >&2; echo c"],
-            environment: ["BERTH_URL": url])
+            environment: env)
         #expect(detached.status == 0)
         let id = detached.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(id.count == 36)
-        let logs = try await Subprocess.berth(["logs", "-f", String(id.prefix(8))], environment: ["BERTH_URL": url], timeout: 120)
+        let logs = try await Subprocess.berth(["logs", "-f", String(id.prefix(8))], environment: env, timeout: 120)
         #expect(logs.status == 0, "\(logs.stderr)")
         #expect(logs.stdout == "a\nc\n")
         #expect(logs.stderr == "b\n")
-        let show = try await Subprocess.berth(["show", id], environment: ["BERTH_URL": url])
+        let show = try await Subprocess.berth(["show", id], environment: env)
         #expect(show.stdout.contains("state        succeeded"), "\(show.stdout)")
-        let events = try await Subprocess.berth(["events", id], environment: ["BERTH_URL": url])
+        let events = try await Subprocess.berth(["events", id], environment: env)
         #expect(events.status == 0)
         #expect(events.stdout.contains("running → succeeded"), "\(events.stdout)")
 
         // Ctrl-C on `berth run` cancels the execution, and berth exits 130 once it is cancelled.
-        let sleeper = try Subprocess(Subprocess.berth, ["run", TestEnvironment.localImage, "sh", "-c", "echo started; sleep 60"], environment: ["BERTH_URL": url])
+        let sleeper = try Subprocess(Subprocess.berth, ["run", TestEnvironment.localImage, "sh", "-c", "echo started; sleep 60"], environment: env)
         for _ in 0..<600 where !sleeper.stdout.contains("started") {
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -115,7 +145,7 @@ struct EndToEndTests {
         #expect(cancelled.status == 130, "\(cancelled.stderr)")
         #expect(cancelled.stderr.contains("cancelling"))
 
-        let missing = try await Subprocess.berth(["show", "00000000-0000-4000-8000-000000000000"], environment: ["BERTH_URL": url])
+        let missing = try await Subprocess.berth(["show", "00000000-0000-4000-8000-000000000000"], environment: env)
         #expect(missing.status == 1)
         #expect(missing.stderr.hasPrefix("berth: no execution has id"))
         #expect(missing.stderr.contains("(execution_not_found)"))
@@ -124,10 +154,10 @@ struct EndToEndTests {
         // next server adopts it and records its true end with all its output.
         let survivor = try await Subprocess.berth(
             ["run", "--detach", TestEnvironment.localImage, "sh", "-c", "echo before; sleep 5; echo after; exit 6"],
-            environment: ["BERTH_URL": url])
+            environment: env)
         let survivorID = survivor.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         for _ in 0..<300 {
-            let logs = try await Subprocess.berth(["logs", survivorID], environment: ["BERTH_URL": url])
+            let logs = try await Subprocess.berth(["logs", survivorID], environment: env)
             if logs.stdout == "before\n" { break }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -137,9 +167,9 @@ struct EndToEndTests {
         #expect(end.stdout.contains("Berth is serving on \(url)"))
         server = try Subprocess(Subprocess.berth, ["serve", "--config", configFile.path])
         try await waitUntilReady(server)
-        let adopted = try await Subprocess.berth(["logs", "-f", survivorID], environment: ["BERTH_URL": url], timeout: 120)
+        let adopted = try await Subprocess.berth(["logs", "-f", survivorID], environment: env, timeout: 120)
         #expect(adopted.stdout == "before\nafter\n", "\(adopted.stderr)")
-        let shown = try await Subprocess.berth(["show", survivorID], environment: ["BERTH_URL": url])
+        let shown = try await Subprocess.berth(["show", survivorID], environment: env)
         #expect(shown.stdout.contains("failed"), "\(shown.stdout)")
         #expect(shown.stdout.contains("6"), "\(shown.stdout)")
 

@@ -67,7 +67,12 @@ final class FaultRig {
 
     func url(_ index: Int) -> String { "http://127.0.0.1:\(ports[index])" }
 
-    func client(_ index: Int) -> BerthClient { BerthClient(baseURL: url(index)) }
+    /// A client of instance `index` with the deployment's first admin token (which instance 0,
+    /// the first to start, wrote in its data folder).
+    func client(_ index: Int) -> BerthClient {
+        let token = try? String(contentsOfFile: "\(folder.path)/data-0/admin.token", encoding: .utf8)
+        return BerthClient(baseURL: url(index), token: token?.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
 
     /// Starts instance `index` and waits until it answers `/readyz`.
     @discardableResult

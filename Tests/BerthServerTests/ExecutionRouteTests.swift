@@ -58,7 +58,7 @@ extension ServerTests {
             #expect(created["retry_on_exit_codes"] == [3, 75])
             #expect(created["retry_backoff_seconds"] == 0.5)
             #expect(created["not_before"] == .null)
-            #expect(created["owner"] == "anonymous")
+            #expect(created["owner"] == "admin")
             #expect(created["started_at"] == .null)
             #expect(created["finished_at"] == .null)
             #expect(created["state_reason"] != nil)
@@ -231,11 +231,12 @@ extension ServerTests {
 
     @Test func malformedJSONIs400AndOversizeIs413() async throws {
         try await ServerHarness.run { h in
+            let auth: HTTPFields = [.authorization: "Bearer \(h.adminToken)"]
             let malformed = try await h.client.execute(
-                uri: "/v1/executions", method: .post, headers: [.contentType: "application/json"],
+                uri: "/v1/executions", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer \(h.adminToken)"],
                 body: ByteBuffer(string: #"{"image": "x",,}"#))
             try h.expectProblem(malformed, status: .badRequest, code: "malformed_json")
-            let empty = try await h.client.execute(uri: "/v1/executions", method: .post, body: ByteBuffer())
+            let empty = try await h.client.execute(uri: "/v1/executions", method: .post, headers: auth, body: ByteBuffer())
             try h.expectProblem(empty, status: .badRequest, code: "malformed_json")
 
             // A real body one byte over the limit: valid JSON, so only its size is wrong.
@@ -245,7 +246,7 @@ extension ServerTests {
             let filler = String(repeating: "a", count: limit + 1 - prefix.utf8.count - suffix.utf8.count)
             let body = ByteBuffer(string: prefix + filler + suffix)
             #expect(body.readableBytes == limit + 1)
-            let oversize = try await h.client.execute(uri: "/v1/executions", method: .post, body: body)
+            let oversize = try await h.client.execute(uri: "/v1/executions", method: .post, headers: auth, body: body)
             try h.expectProblem(oversize, status: .contentTooLarge, code: "body_too_large")
             #expect(try await h.store.listExecutions(ExecutionQuery(limit: 10)).executions.isEmpty)
         }
@@ -284,7 +285,7 @@ extension ServerTests {
             #expect(items.first?["to_state"] == "queued")
             #expect(items.last?["from_state"] == "queued")
             #expect(items.last?["to_state"] == "cancelled")
-            #expect(items.last?["reason"] == "cancelled through the API")
+            #expect(items.last?["reason"] == "cancelled through the API by admin")
             #expect(items.last?["execution_id"] == .string(id))
         }
     }
@@ -296,7 +297,8 @@ extension ServerTests {
             }
         }
         try await ServerHarness.run(control: { _ in FailingControl() }) { h in
-            let response = try await h.request(.post, "/v1/executions/\(UUID().uuidString)/cancel")
+            let id = try h.id(of: try await h.submit(["image": "x"]))
+            let response = try await h.request(.post, "/v1/executions/\(id.uuidString)/cancel")
             try h.expectProblem(response, status: .internalServerError, code: "internal")
             #expect(!response.text.contains("hunter2"))
             #expect(!response.text.contains("secret"))

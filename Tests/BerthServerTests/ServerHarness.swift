@@ -28,12 +28,36 @@ struct StoreCancellingControl: ExecutionControl {
     }
 }
 
-/// What a test gets: the client, the Store and the plugin host behind the app.
+/// What a test gets: the client, the Store and the plugin host behind the app, and an admin
+/// token that requests carry unless told otherwise.
 struct Harness: Sendable {
     let client: any TestClientProtocol
     let store: PostgresStore
     let plugins: PluginHost
     let configuration: ServerConfiguration
+    let adminToken: String
+
+    /// Who a request is sent as.
+    enum Caller: Sendable {
+        /// The harness's admin token.
+        case admin
+        /// No Authorization header.
+        case anonymous
+        /// This token.
+        case token(String)
+    }
+
+    /// A new token with `role` acting as `owner`, made in the Store as `berth token create` would.
+    func makeToken(_ role: APIRole, owner: String, expiresAt: Date? = nil) async throws -> String {
+        try await Self.makeToken(store, role, owner: owner, expiresAt: expiresAt).text
+    }
+
+    static func makeToken(_ store: PostgresStore, _ role: APIRole, owner: String, expiresAt: Date? = nil) async throws -> TokenSecret {
+        let secret = TokenSecret(newFor: UUID())
+        _ = try await store.createToken(NewAPIToken(
+            id: secret.id, name: "\(owner)-\(role.rawValue)", owner: owner, role: role, hash: secret.hash, expiresAt: expiresAt))
+        return secret
+    }
 }
 
 enum ServerHarness {
@@ -54,9 +78,11 @@ enum ServerHarness {
             let context = ServerContext(
                 store: store, plugins: plugins, control: control?(store) ?? StoreCancellingControl(store: store))
             let app = await buildApplication(configuration: configuration, context: context, logger: TestServer.logger)
+            let admin = try await Harness.makeToken(store, .admin, owner: "admin")
             do {
                 try await app.test(setup) { client in
-                    try await body(Harness(client: client, store: store, plugins: plugins, configuration: configuration))
+                    try await body(Harness(
+                        client: client, store: store, plugins: plugins, configuration: configuration, adminToken: admin.text))
                 }
             } catch {
                 await plugins.shutdown()
@@ -77,9 +103,14 @@ extension TestResponse {
 extension Harness {
     @discardableResult
     func request(
-        _ method: HTTPRequest.Method, _ uri: String, json: JSONValue? = nil, headers: HTTPFields = [:]
+        _ method: HTTPRequest.Method, _ uri: String, json: JSONValue? = nil, headers: HTTPFields = [:], as caller: Caller = .admin
     ) async throws -> TestResponse {
         var headers = headers
+        switch caller {
+        case .admin: headers[.authorization] = "Bearer \(adminToken)"
+        case .anonymous: break
+        case .token(let token): headers[.authorization] = "Bearer \(token)"
+        }
         var body: ByteBuffer?
         if let json {
             body = ByteBuffer(bytes: json.serialized())
@@ -89,8 +120,8 @@ extension Harness {
     }
 
     /// Submits `json` and returns the created execution's JSON.
-    func submit(_ json: JSONValue) async throws -> JSONValue {
-        let response = try await request(.post, "/v1/executions", json: json)
+    func submit(_ json: JSONValue, as caller: Caller = .admin) async throws -> JSONValue {
+        let response = try await request(.post, "/v1/executions", json: json, as: caller)
         #expect(response.status == .created, "\(response.text)")
         return try response.json()
     }

@@ -136,6 +136,29 @@ public protocol Store: Sendable {
     /// objects the others started.
     func deploymentServerID(proposing proposed: String) async throws(StoreError) -> String
 
+    // MARK: API tokens (see docs/security.md)
+
+    /// Stores a token.
+    func createToken(_ token: NewAPIToken) async throws(StoreError) -> APIToken
+
+    /// Stores `token` only when no token exists at all (the first start of a deployment);
+    /// returns `nil` when there was one. Two servers starting at once store one between them.
+    func createFirstToken(_ token: NewAPIToken) async throws(StoreError) -> APIToken?
+
+    /// The token with this id, revoked or not, with the SHA-256 (hex) of its secret, for the
+    /// caller to compare in constant time; `nil` if none.
+    func tokenCredential(id: UUID) async throws(StoreError) -> (token: APIToken, secretHash: String)?
+
+    /// Every token, newest first.
+    func tokens() async throws(StoreError) -> [APIToken]
+
+    /// Revokes a token (at once: the next request with it is refused); revoking again changes
+    /// nothing. Returns the token, or `nil` when no token has this id.
+    func revokeToken(id: UUID) async throws(StoreError) -> APIToken?
+
+    /// Records that a token was used now.
+    func markTokenUsed(id: UUID) async throws(StoreError)
+
     /// The lock that elects the scheduler leader among the servers sharing this Store.
     /// - Parameter key: The lock's key; every server of a deployment uses the same one.
     func leaderLock(key: Int64) -> any LeaderLock

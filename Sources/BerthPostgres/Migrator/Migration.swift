@@ -34,5 +34,6 @@ public struct Migration: Sendable, Hashable {
     public static let all: [Migration] = [
         Migration(version: 1, name: "initial", sql: String(decoding: PackageResources._001_initial_sql, as: UTF8.self)),
         Migration(version: 2, name: "failover", sql: String(decoding: PackageResources._002_failover_sql, as: UTF8.self)),
+        Migration(version: 3, name: "tokens", sql: String(decoding: PackageResources._003_tokens_sql, as: UTF8.self)),
     ]
 }

@@ -1,0 +1,183 @@
+import BerthCore
+import BerthPluginKit
+import BerthPostgres
+@testable import BerthServer
+import BerthTestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// API tokens, roles and ownership, on the real application and PostgreSQL.
+@Suite("API tokens, roles and ownership", .postgresServer)
+struct AuthTests {
+    /// Every route that needs a token, with a path that exists.
+    private func protectedRoutes(_ id: String, token: String) -> [(HTTPRequest.Method, String)] {
+        APIRoute.all.filter { !$0.roles.isEmpty }.map { route in
+            let target = route.path.hasPrefix("/v1/tokens") ? token : id
+            return (route.method, route.path.replacingOccurrences(of: "{id}", with: target))
+        }
+    }
+
+    @Test("every route but /healthz and /readyz answers 401 without a token, with WWW-Authenticate")
+    func tokenRequired() async throws {
+        try await ServerHarness.run { h in
+            let id = try h.id(of: try await h.submit(["image": "x"])).uuidString.lowercased()
+            let other = try await Harness.makeToken(h.store, .viewer, owner: "v").id.uuidString.lowercased()
+            for (method, path) in protectedRoutes(id, token: other) {
+                let response = try await h.request(method, path, as: .anonymous)
+                try h.expectProblem(response, status: .unauthorized, code: "unauthenticated")
+                #expect(response.headers[.wwwAuthenticate] == #"Bearer realm="berth""#, "\(method) \(path)")
+            }
+            #expect(try await h.request(.get, "/healthz", as: .anonymous).status == .ok)
+            #expect(try await h.request(.get, "/readyz", as: .anonymous).status == .ok)
+            #expect(APIRoute.all.filter(\.roles.isEmpty).map(\.path).sorted() == ["/healthz", "/readyz"])
+        }
+    }
+
+    @Test("malformed, unknown, wrong-secret, revoked and expired tokens are refused with 401 saying why")
+    func badTokens() async throws {
+        try await ServerHarness.run { h in
+            let good = try await h.makeToken(.viewer, owner: "v")
+            #expect(try await h.request(.get, "/v1/executions", as: .token(good)).status == .ok)
+            let parsed = try #require(TokenSecret(parsing: good))
+            let wrongSecret = "berth_" + parsed.id.uuidString.lowercased().replacingOccurrences(of: "-", with: "") + "_" + String(repeating: "A", count: 43)
+            let unknown = TokenSecret(newFor: UUID()).text
+            let cases: [(HTTPFields, String)] = [
+                ([.authorization: "Basic dXNlcjpwYXNz"], "must be 'Bearer <token>'"),
+                ([.authorization: "Bearer"], "must be 'Bearer <token>'"),
+                ([.authorization: "Bearer nope"], "malformed"),
+                ([.authorization: "Bearer \(good)x"], "malformed"),
+                ([.authorization: "Bearer \(good.dropLast())"], "malformed"),
+                ([.authorization: "Bearer \(wrongSecret)"], "not valid"),
+                ([.authorization: "Bearer \(unknown)"], "not valid"),
+            ]
+            for (headers, reason) in cases {
+                let response = try await h.request(.get, "/v1/executions", headers: headers, as: .anonymous)
+                try h.expectProblem(response, status: .unauthorized, code: "unauthenticated")
+                #expect(try response.json()["detail"]?.stringValue?.contains(reason) == true, "\(headers): \(response.text)")
+            }
+            let expired = try await h.makeToken(.admin, owner: "x", expiresAt: Date().addingTimeInterval(-1))
+            let expiredAnswer = try await h.request(.get, "/v1/executions", as: .token(expired))
+            try h.expectProblem(expiredAnswer, status: .unauthorized, code: "unauthenticated")
+            #expect(try expiredAnswer.json()["detail"] == "the token expired")
+        }
+    }
+
+    @Test("a viewer reads everything and changes nothing; a submitter may not manage tokens")
+    func roles() async throws {
+        try await ServerHarness.run { h in
+            let viewer = try await h.makeToken(.viewer, owner: "v")
+            let submitter = try await h.makeToken(.submitter, owner: "alice")
+            let id = try h.id(of: try await h.submit(["image": "x"])).uuidString.lowercased()
+            for path in ["/v1/executions", "/v1/executions/\(id)", "/v1/executions/\(id)/events", "/v1/executions/\(id)/logs", "/v1/hosts", "/v1/plugins", "/openapi.json"] {
+                #expect(try await h.request(.get, path, as: .token(viewer)).status == .ok, "\(path)")
+            }
+            let submit = try await h.request(.post, "/v1/executions", json: ["image": "x"], as: .token(viewer))
+            try h.expectProblem(submit, status: .forbidden, code: "forbidden")
+            #expect(try submit.json()["detail"] == "a viewer token may not submit an execution")
+            try h.expectProblem(try await h.request(.post, "/v1/executions/\(id)/cancel", as: .token(viewer)), status: .forbidden, code: "forbidden")
+            for caller in [viewer, submitter] {
+                try h.expectProblem(try await h.request(.get, "/v1/tokens", as: .token(caller)), status: .forbidden, code: "forbidden")
+                try h.expectProblem(
+                    try await h.request(.post, "/v1/tokens", json: ["name": "n", "role": "admin"], as: .token(caller)),
+                    status: .forbidden, code: "forbidden")
+            }
+            #expect(try await h.store.execution(id: UUID(uuidString: id)!)?.state == .queued)
+        }
+    }
+
+    @Test("a submitter sees and acts on its own executions only: another owner's id is 404 on every route")
+    func ownership() async throws {
+        try await ServerHarness.run { h in
+            let alice = try await h.makeToken(.submitter, owner: "alice")
+            let bob = try await h.makeToken(.submitter, owner: "bob")
+            let viewer = try await h.makeToken(.viewer, owner: "v")
+            let mine = try await h.submit(["image": "x", "name": "alice-1"], as: .token(alice))
+            #expect(mine["owner"] == "alice")
+            let theirs = try h.id(of: try await h.submit(["image": "x", "name": "bob-1"], as: .token(bob))).uuidString.lowercased()
+            for (method, path) in [
+                (HTTPRequest.Method.get, "/v1/executions/\(theirs)"), (.get, "/v1/executions/\(theirs)/logs"),
+                (.get, "/v1/executions/\(theirs)/logs?follow=true"), (.get, "/v1/executions/\(theirs)/events"),
+                (.post, "/v1/executions/\(theirs)/cancel"),
+            ] {
+                try h.expectProblem(try await h.request(method, path, as: .token(alice)), status: .notFound, code: "execution_not_found")
+            }
+            #expect(try await h.store.execution(id: UUID(uuidString: theirs)!)?.state == .queued, "alice's cancel must not reach bob's execution")
+            let names: (Harness.Caller) async throws -> [String] = { caller in
+                try await h.request(.get, "/v1/executions", as: caller).json()["items"]?.arrayValue?.compactMap { $0["name"]?.stringValue }.sorted() ?? []
+            }
+            #expect(try await names(.token(alice)) == ["alice-1"])
+            #expect(try await names(.token(bob)) == ["bob-1"])
+            #expect(try await names(.token(viewer)) == ["alice-1", "bob-1"])
+            #expect(try await names(.admin) == ["alice-1", "bob-1"])
+            // Its own: every route works, cancel included.
+            let own = try h.id(of: mine).uuidString.lowercased()
+            #expect(try await h.request(.post, "/v1/executions/\(own)/cancel", as: .token(alice)).json()["state"] == "cancelled")
+            // The same Idempotency-Key of two owners makes two executions.
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "same"]
+            let a = try await h.request(.post, "/v1/executions", json: ["image": "x"], headers: key, as: .token(alice)).json()
+            let b = try await h.request(.post, "/v1/executions", json: ["image": "x"], headers: key, as: .token(bob)).json()
+            #expect(a["id"] != b["id"])
+        }
+    }
+
+    @Test("an admin creates a token (secret shown once), lists tokens without secrets, and a revocation takes effect at once")
+    func tokenLifecycle() async throws {
+        try await ServerHarness.run { h in
+            let created = try await h.request(.post, "/v1/tokens", json: ["name": "ci", "role": "submitter", "owner": "pipeline"])
+            #expect(created.status == .created, "\(created.text)")
+            let body = try created.json()
+            let secret = try #require(body["token"]?.stringValue)
+            let id = try #require(body["id"]?.stringValue)
+            #expect(body["role"] == "submitter" && body["owner"] == "pipeline" && body["revoked_at"] == .null)
+            #expect(TokenSecret(parsing: secret)?.id.uuidString.lowercased() == id)
+            let submitted = try await h.submit(["image": "x"], as: .token(secret))
+            #expect(submitted["owner"] == "pipeline")
+
+            let listed = try await h.request(.get, "/v1/tokens")
+            #expect(listed.status == .ok)
+            #expect(!listed.text.contains(secret))
+            #expect(!listed.text.contains(TokenSecret(parsing: secret)!.hash))
+            let items = try #require(try listed.json()["items"]?.arrayValue)
+            #expect(items.contains { $0["id"]?.stringValue == id && $0["token"] == nil && $0["last_used_at"] != .null })
+
+            let revoked = try await h.request(.post, "/v1/tokens/\(id)/revoke")
+            #expect(try revoked.json()["revoked_at"] != .null)
+            let refused = try await h.request(.get, "/v1/executions", as: .token(secret))
+            try h.expectProblem(refused, status: .unauthorized, code: "unauthenticated")
+            #expect(try refused.json()["detail"] == "the token was revoked")
+            try h.expectProblem(try await h.request(.post, "/v1/tokens/\(UUID().uuidString)/revoke"), status: .notFound, code: "token_not_found")
+
+            for (json, field, code) in [
+                (["role": "admin"] as JSONValue, "name", "missing_field"),
+                (["name": "n"], "role", "missing_field"),
+                (["name": "n", "role": "root"], "role", "invalid_field"),
+                (["name": "", "role": "admin"], "name", "invalid_field"),
+                (["name": "a\u{7}b", "role": "admin"], "name", "invalid_field"),
+                (["name": "n", "role": "admin", "expires_in_seconds": 0], "expires_in_seconds", "out_of_range"),
+                (["name": "n", "role": "admin", "scopes": []], "scopes", "unknown_field"),
+            ] {
+                try h.expectProblem(try await h.request(.post, "/v1/tokens", json: json), status: .unprocessableContent, code: code, field: field)
+            }
+        }
+    }
+
+    @Test("a token string holds the id and 256 random bits; only the secret's SHA-256 is kept and compared")
+    func tokenSecrets() {
+        let id = UUID()
+        let one = TokenSecret(newFor: id)
+        let two = TokenSecret(newFor: id)
+        #expect(one.text != two.text)
+        #expect(one.text.count == "berth_".count + 32 + 1 + 43)
+        #expect(TokenSecret(parsing: one.text) == one)
+        #expect(one.hash.count == 64 && one.hash != two.hash)
+        #expect(one.matches(storedHash: one.hash))
+        #expect(!one.matches(storedHash: two.hash))
+        #expect(!one.matches(storedHash: ""))
+        for bad in ["", "berth_", "berth_x_y", one.text.uppercased(), one.text + "=", String(one.text.dropFirst())] {
+            #expect(TokenSecret(parsing: bad) == nil, "\(bad)")
+        }
+    }
+}
