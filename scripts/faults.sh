@@ -17,12 +17,12 @@ trap 'rm -f "$REPORT"' EXIT
 status=0
 BERTH_FAULT_REPORT="$REPORT" scripts/test.sh --filter FaultTests || status=$?
 
-printf '\n%-48s %10s %5s %11s %9s\n' scenario executions lost duplicated orphaned
-printf '%-48s %10s %5s %11s %9s\n' "$(printf '%.0s-' {1..48})" ---------- ---- ---------- --------
+printf '\n%-52s %10s %5s %11s %9s\n' scenario executions lost duplicated orphaned
+printf '%-52s %10s %5s %11s %9s\n' "$(printf '%.0s-' {1..52})" ---------- ---- ---------- --------
 rows=0
 bad=0
 while IFS=$'\t' read -r scenario executions lost duplicated orphaned; do
-    printf '%-48s %10s %5s %11s %9s\n' "$scenario" "$executions" "$lost" "$duplicated" "$orphaned"
+    printf '%-52s %10s %5s %11s %9s\n' "$scenario" "$executions" "$lost" "$duplicated" "$orphaned"
     rows=$((rows + 1))
     if [[ "$lost" != 0 || "$duplicated" != 0 || "$orphaned" != 0 ]]; then bad=1; fi
 done <"$REPORT"

@@ -39,6 +39,8 @@ public struct BerthConfig: Sendable, Hashable {
         public var labels: [String: String]
         /// The plugin's settings, checked against its schema.
         public var settings: JSONValue
+        /// What the host accepts (`policy`); by default what Berth accepts.
+        public var policy: HostPolicy = HostPolicy()
 
         /// A host.
         public init(name: String, plugin: String, maxConcurrent: Int? = nil, labels: [String: String] = [:], settings: JSONValue = [:]) {
@@ -267,7 +269,7 @@ public struct BerthConfig: Sendable, Hashable {
 
     private static func readHost(_ value: JSONValue, path: String) throws(JSONError) -> Host {
         let reader = try JSONObjectReader(value, path: path)
-        try rejectUnknown(reader, allowed: ["name", "plugin", "max_concurrent", "labels", "settings"])
+        try rejectUnknown(reader, allowed: ["name", "plugin", "max_concurrent", "labels", "settings", "policy"])
         let name = try reader.string("name")
         guard !name.isEmpty else { throw JSONError(location: reader.path(of: "name"), reason: "must not be empty") }
         let plugin = try reader.string("plugin")
@@ -279,9 +281,35 @@ public struct BerthConfig: Sendable, Hashable {
         guard case .object = settings else {
             throw JSONError(location: reader.path(of: "settings"), reason: "expected an object, found \(settings.typeName)")
         }
-        return Host(
+        var host = Host(
             name: name, plugin: plugin, maxConcurrent: maxConcurrent.map { Int($0) },
             labels: try reader.optionalStringMap("labels") ?? [:], settings: settings)
+        if let value = reader.value("policy") { host.policy = try readPolicy(value, path: reader.path(of: "policy")) }
+        return host
+    }
+
+    private static func readPolicy(_ value: JSONValue, path: String) throws(JSONError) -> HostPolicy {
+        let reader = try JSONObjectReader(value, path: path)
+        try rejectUnknown(reader, allowed: ["images", "max_cpus", "max_memory_mb", "max_timeout_seconds"])
+        var policy = HostPolicy(images: try reader.optionalStrings("images") ?? [])
+        if policy.images.contains(where: \.isEmpty) {
+            throw JSONError(location: reader.path(of: "images"), reason: "patterns must not be empty")
+        }
+        policy.maxCPUs = try reader.optionalDouble("max_cpus")
+        if let cpus = policy.maxCPUs, !(cpus > 0) {
+            throw JSONError(location: reader.path(of: "max_cpus"), reason: "must be greater than 0, found \(cpus)")
+        }
+        policy.maxMemoryMB = try reader.optionalInt("max_memory_mb")
+        if let memory = policy.maxMemoryMB, memory < 1 || memory > Int64.max >> 20 {
+            throw JSONError(location: reader.path(of: "max_memory_mb"), reason: "must be at least 1, found \(memory)")
+        }
+        if let seconds = try reader.optionalInt("max_timeout_seconds") {
+            guard seconds >= 1, seconds <= Int64(Int32.max) else {
+                throw JSONError(location: reader.path(of: "max_timeout_seconds"), reason: "must be at least 1, found \(seconds)")
+            }
+            policy.maxTimeoutSeconds = Int(seconds)
+        }
+        return policy
     }
 
     private static func rejectUnknown(_ reader: JSONObjectReader, allowed: Set<String>) throws(JSONError) {
@@ -408,6 +436,13 @@ public struct BerthConfig: Sendable, Hashable {
             if let limit = host.maxConcurrent { limits[host.name] = limit }
         }
         return limits
+    }
+
+    /// Each host's policy, for hosts that have one.
+    public var policiesByHost: [String: HostPolicy] {
+        var policies: [String: HostPolicy] = [:]
+        for host in hosts where host.policy != HostPolicy() { policies[host.name] = host.policy }
+        return policies
     }
 
     /// Each host's labels.

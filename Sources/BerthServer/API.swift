@@ -75,6 +75,9 @@ struct API: Sendable {
         }
         let id = key.map { IdempotencyKey.executionID(key: $0, owner: caller.owner) }
         let new = submission.newExecution(id: id, owner: caller.owner, targetHost: targetHost)
+        if let host = targetHost, let violation = configuration.policies[host]?.violation(by: new) {
+            throw Problem.policyViolation(violation, host: host)
+        }
         var logger = context.logger
         let execution: Execution
         do {

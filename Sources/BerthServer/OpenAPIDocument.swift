@@ -65,7 +65,7 @@ enum OpenAPIDocument {
         if !route.roles.isEmpty {
             let problem: JSONValue = ["application/problem+json": ["schema": ["$ref": "#/components/schemas/Problem"]]]
             responses["401"] = ["description": "No token, or one that is malformed, unknown, revoked or expired", "content": problem]
-            if route.roles != Set(APIRole.allCases) {
+            if route.roles != Set(APIRole.allCases), responses["403"] == nil {
                 let allowed = APIRole.allCases.filter(route.roles.contains).map(\.rawValue).joined(separator: ", ")
                 responses["403"] = ["description": .string("The token's role may not call this route (allowed: \(allowed))"), "content": problem]
             }
@@ -239,6 +239,8 @@ enum OpenAPIDocument {
             "code": ["type": "string", "description": "Stable machine-readable code"],
             "field": ["type": "string", "description": "The invalid field or parameter, for validation errors"],
             "request_id": ["type": "string"],
+            "rule": ["type": "string", "description": "For `policy_violation`: the host policy's rule"],
+            "host": ["type": "string", "description": "For `policy_violation`: the host whose policy refused"],
         ], required: ["type", "title", "status", "detail", "code"], additional: true),
     ]
 }

@@ -1,3 +1,4 @@
+import BerthCore
 import BerthPluginKit
 import HTTPTypes
 public import Hummingbird
@@ -22,6 +23,8 @@ public struct Problem: Error, HTTPResponseError, Sendable, CustomStringConvertib
     public var headers: HTTPFields = [:]
     /// The request id, filled in by the middleware.
     var requestID: String?
+    /// More members of the problem document (RFC 9457 extension members).
+    var extra: [String: JSONValue] = [:]
 
     /// A problem.
     public init(_ status: HTTPResponse.Status, code: String, title: String, detail: String, field: String? = nil) {
@@ -43,6 +46,7 @@ public struct Problem: Error, HTTPResponseError, Sendable, CustomStringConvertib
         ]
         if let field { object["field"] = .string(field) }
         if let requestID { object["request_id"] = .string(requestID) }
+        object.merge(extra) { current, _ in current }
         return .object(object)
     }
 
@@ -101,6 +105,16 @@ extension Problem {
     /// 403: the token's role may not do this.
     static func forbidden(_ detail: String) -> Problem {
         Problem(.forbidden, code: "forbidden", title: "Forbidden", detail: detail)
+    }
+
+    /// 403: the submission breaks a rule of its host's policy; `field` names the submission
+    /// field, `rule` and `host` the rule and the host.
+    static func policyViolation(_ violation: HostPolicy.Violation, host: String) -> Problem {
+        var problem = Problem(
+            .forbidden, code: "policy_violation", title: "Refused by the host's policy",
+            detail: "host \(host), rule \(violation.rule): \(violation.message)", field: violation.field)
+        problem.extra = ["rule": .string(violation.rule), "host": .string(host)]
+        return problem
     }
 
     /// 503: the database cannot be reached.

@@ -84,6 +84,10 @@ extension APIRoute {
             responses: [
                 RouteResponse(status: 201, description: "The execution, created now or by an earlier request with the same Idempotency-Key", content: json("Execution")),
                 RouteResponse(status: 400, description: "The body is not JSON", content: problem),
+                RouteResponse(
+                    status: 403,
+                    description: "A viewer token, or the submission breaks its host's policy (`policy_violation`: `rule`, `host` and `field` name it)",
+                    content: problem),
                 RouteResponse(status: 409, description: "The Idempotency-Key was used for a different submission", content: problem),
                 RouteResponse(status: 413, description: "The body is larger than the server accepts", content: problem),
                 RouteResponse(status: 422, description: "A field is missing, unknown or invalid (`field` names it)", content: problem),

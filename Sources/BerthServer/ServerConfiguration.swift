@@ -1,3 +1,5 @@
+public import BerthCore
+
 /// How the REST server listens and what it accepts.
 public struct ServerConfiguration: Sendable {
     /// The address to bind; loopback by default, so nothing is exposed unless asked.
@@ -8,6 +10,8 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes: Int = 1 << 20
     /// The target host used when a submission names none; `nil` lets the scheduler choose.
     public var defaultHost: String?
+    /// Each host's policy, by host name; a host not here accepts what Berth accepts.
+    public var policies: [String: HostPolicy] = [:]
 
     /// A configuration.
     /// - Parameters:
@@ -15,10 +19,15 @@ public struct ServerConfiguration: Sendable {
     ///   - port: The TCP port.
     ///   - maxBodyBytes: The largest request body accepted.
     ///   - defaultHost: The target host used when a submission names none.
-    public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1 << 20, defaultHost: String? = nil) {
+    ///   - policies: Each host's policy, by host name.
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1 << 20, defaultHost: String? = nil,
+        policies: [String: HostPolicy] = [:]
+    ) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.defaultHost = defaultHost
+        self.policies = policies
     }
 }

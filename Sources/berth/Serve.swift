@@ -55,7 +55,7 @@ struct Serve: AsyncParsableCommand {
         let application = await buildApplication(
             configuration: ServerConfiguration(
                 host: settings.listen.host, port: settings.listen.port, maxBodyBytes: settings.maxBodyBytes,
-                defaultHost: settings.defaultHost),
+                defaultHost: settings.defaultHost, policies: settings.policiesByHost),
             context: ServerContext(store: opened.store, plugins: plugins, control: scheduler),
             logger: Logger(label: "berth.server"))
         let url = settings.listenURL

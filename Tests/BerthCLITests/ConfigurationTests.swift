@@ -18,6 +18,7 @@ struct ConfigurationTests {
         server_id: berth-a
         default_host: local
         log_level: debug
+        leader_failover_seconds: 4
         limits:
           max_body_bytes: 65536
         hosts:
@@ -25,6 +26,7 @@ struct ConfigurationTests {
             plugin: docker
             max_concurrent: 4
             labels: {gpu: "false", zone: a}
+            policy: {images: ["berth/*"], max_cpus: 2.5, max_memory_mb: 1024, max_timeout_seconds: 3600}
             settings:
               socket_path: /var/run/docker.sock
               registry_auth:
@@ -41,6 +43,12 @@ struct ConfigurationTests {
         #expect(config.dataDirectory == "/srv/berth")
         #expect(config.pluginDirectories == ["/opt/berth/plugins", "/usr/lib/berth"])
         #expect(config.serverID == "berth-a")
+        #expect(config.serverIDIsConfigured)
+        #expect(config.leaderFailoverSeconds == 4)
+        #expect(config.schedulerConfiguration().leaderRetryInterval == .milliseconds(800))
+        #expect(config.policiesByHost == [
+            "local": HostPolicy(images: ["berth/*"], maxCPUs: 2.5, maxMemoryMB: 1024, maxTimeoutSeconds: 3600),
+        ])
         #expect(config.defaultHost == "local")
         #expect(config.logLevel == "debug")
         #expect(config.maxBodyBytes == 65536)
@@ -156,7 +164,12 @@ struct ConfigurationTests {
         ("hosts: {name: a}", "f.yaml: hosts: expected an array of hosts, found object"),
         ("hosts: [{name: a, plugin: docker}, {name: b}]", "f.yaml: hosts[1].plugin: is required"),
         ("hosts: [{plugin: docker}]", "f.yaml: hosts[0].name: is required"),
-        ("hosts: [{name: a, plugin: docker, setings: {}}]", "f.yaml: hosts[0].setings: unknown key (expected one of labels, max_concurrent, name, plugin, settings)"),
+        ("hosts: [{name: a, plugin: docker, setings: {}}]", "f.yaml: hosts[0].setings: unknown key (expected one of labels, max_concurrent, name, plugin, policy, settings)"),
+        ("hosts: [{name: a, plugin: docker, policy: {image: [x]}}]", "f.yaml: hosts[0].policy.image: unknown key (expected one of images, max_cpus, max_memory_mb, max_timeout_seconds)"),
+        ("hosts: [{name: a, plugin: docker, policy: {max_cpus: 0}}]", "f.yaml: hosts[0].policy.max_cpus: must be greater than 0, found 0.0"),
+        ("hosts: [{name: a, plugin: docker, policy: {images: [\"\"]}}]", "f.yaml: hosts[0].policy.images: patterns must not be empty"),
+        ("hosts: [{name: a, plugin: docker, policy: {max_timeout_seconds: 0}}]", "f.yaml: hosts[0].policy.max_timeout_seconds: must be at least 1, found 0"),
+        ("leader_failover_seconds: 0.5", "f.yaml: leader_failover_seconds: must be from 1 to 300, found 0.5"),
         ("hosts: [{name: a, plugin: docker, settings: [1]}]", "f.yaml: hosts[0].settings: expected an object, found array"),
         ("hosts: [{name: a, plugin: docker, max_concurrent: 0}]", "f.yaml: hosts[0].max_concurrent: must be at least 1, found 0"),
         ("hosts: [{name: a, plugin: docker, labels: {gpu: 1}}]", "f.yaml: hosts[0].labels.gpu: expected a string, found number"),

@@ -181,3 +181,55 @@ struct AuthTests {
         }
     }
 }
+
+/// Per-host policy on submissions.
+@Suite("Host policy", .postgresServer)
+struct HostPolicyTests {
+    static let policy = HostPolicy(images: ["berth-test/*", "registry.local/team/solver:?"], maxCPUs: 2, maxMemoryMB: 512, maxTimeoutSeconds: 600)
+
+    @Test("a submission breaking a rule of its host's policy is 403 naming the rule, the host and the field; one within it is accepted")
+    func violations() async throws {
+        let configuration = ServerConfiguration(defaultHost: "sim", policies: ["sim": Self.policy])
+        try await ServerHarness.run(configuration: configuration) { h in
+            let ok: JSONValue = ["image": "berth-test/busybox:1", "cpus": 2, "memory_mb": 512, "timeout_seconds": 600]
+            _ = try await h.submit(ok)
+            _ = try await h.submit(["image": "registry.local/team/solver:3", "cpus": 0.5, "memory_mb": 1, "timeout_seconds": 1])
+            func with(_ key: String, _ value: JSONValue?) -> JSONValue {
+                var object = ok.objectValue!
+                object[key] = value
+                return .object(object)
+            }
+            let cases: [(JSONValue, String, String)] = [
+                (with("image", "evil/miner:1"), "images", "image"),
+                (with("image", "registry.local/team/solver:10"), "images", "image"),
+                (with("image", "xberth-test/busybox:1"), "images", "image"),
+                (with("cpus", 2.5), "max_cpus", "cpus"),
+                (with("cpus", nil), "max_cpus", "cpus"),
+                (with("memory_mb", 513), "max_memory_mb", "memory_mb"),
+                (with("memory_mb", nil), "max_memory_mb", "memory_mb"),
+                (with("timeout_seconds", 601), "max_timeout_seconds", "timeout_seconds"),
+                (with("timeout_seconds", nil), "max_timeout_seconds", "timeout_seconds"),
+            ]
+            for (body, rule, field) in cases {
+                let response = try await h.request(.post, "/v1/executions", json: body)
+                try h.expectProblem(response, status: .forbidden, code: "policy_violation", field: field)
+                let problem = try response.json()
+                #expect(problem["rule"]?.stringValue == rule)
+                #expect(problem["host"] == "sim")
+                #expect(problem["detail"]?.stringValue?.hasPrefix("host sim, rule \(rule): ") == true, "\(response.text)")
+            }
+            #expect(try await h.store.listExecutions(ExecutionQuery(limit: 100)).executions.count == 2)
+        }
+    }
+
+    @Test func globPatterns() {
+        #expect(HostPolicy.glob("berth/*", matches: "berth/busybox:1"))
+        #expect(HostPolicy.glob("*", matches: ""))
+        #expect(HostPolicy.glob("a*b*c", matches: "aXXbYYc"))
+        #expect(!HostPolicy.glob("a*b*c", matches: "aXXbYY"))
+        #expect(HostPolicy.glob("solver:?", matches: "solver:3"))
+        #expect(!HostPolicy.glob("solver:?", matches: "solver:"))
+        #expect(!HostPolicy.glob("berth/*", matches: "evil/berth/x"))
+        #expect(HostPolicy().violation(by: NewExecution(owner: "o", image: "anything")) == nil)
+    }
+}
