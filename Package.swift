@@ -167,6 +167,7 @@ let package = Package(
                 "BerthCore", "BerthPluginKit",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -246,7 +247,7 @@ let package = Package(
         .testTarget(
             name: "BerthServerTests",
             dependencies: [
-                "BerthServer", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthTestSupport",
+                "BerthServer", "BerthClient", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

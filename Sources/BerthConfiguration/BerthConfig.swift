@@ -52,6 +52,20 @@ public struct BerthConfig: Sendable, Hashable {
         }
     }
 
+    /// The API's limits on requests and connections (`limits.*` besides `max_body_bytes`).
+    public struct Limits: Sendable, Hashable {
+        /// The largest request head (`max_header_bytes`, default 16 KiB).
+        public var maxHeaderBytes = 16 * 1024
+        /// Seconds a connection may send no complete request part while no response is being
+        /// written (`idle_timeout_seconds`, default 30).
+        public var idleTimeoutSeconds = 30.0
+        /// Log follows one token may hold open (`max_log_follows_per_token`, default 8).
+        public var maxLogFollowsPerToken = 8
+
+        /// The defaults.
+        public init() {}
+    }
+
     /// The levels `log_level` accepts, as swift-log names them.
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
     /// The default for `limits.max_body_bytes`: 1 MiB.
@@ -83,6 +97,8 @@ public struct BerthConfig: Sendable, Hashable {
     public var maxBodyBytes: Int
     /// The target hosts, in file order (`hosts`).
     public var hosts: [Host]
+    /// The API's limits besides the body size (`limits`).
+    public var limits = Limits()
     /// How long, at most, scheduling and supervision stay without a leader after the leading
     /// server dies (`leader_failover_seconds`): the others try for leadership five times in it.
     public var leaderFailoverSeconds: Double = 10
@@ -222,14 +238,33 @@ public struct BerthConfig: Sendable, Hashable {
             databaseURL = try reader.optionalString("url")
         }
         var maxBodyBytes = defaultMaxBodyBytes
+        var limits = Limits()
         if let value = root.value("limits") {
             let reader = try JSONObjectReader(value, path: "limits")
-            try rejectUnknown(reader, allowed: ["max_body_bytes"])
+            try rejectUnknown(reader, allowed: ["max_body_bytes", "max_header_bytes", "idle_timeout_seconds", "max_log_follows_per_token"])
             if let limit = try reader.optionalInt("max_body_bytes") {
                 guard limit >= 1024 else {
                     throw JSONError(location: "limits.max_body_bytes", reason: "must be at least 1024, found \(limit)")
                 }
                 maxBodyBytes = Int(limit)
+            }
+            if let limit = try reader.optionalInt("max_header_bytes") {
+                guard (1024...1_048_576).contains(limit) else {
+                    throw JSONError(location: "limits.max_header_bytes", reason: "must be from 1024 to 1048576, found \(limit)")
+                }
+                limits.maxHeaderBytes = Int(limit)
+            }
+            if let seconds = try reader.optionalDouble("idle_timeout_seconds") {
+                guard (1...3600).contains(seconds) else {
+                    throw JSONError(location: "limits.idle_timeout_seconds", reason: "must be from 1 to 3600, found \(seconds)")
+                }
+                limits.idleTimeoutSeconds = seconds
+            }
+            if let count = try reader.optionalInt("max_log_follows_per_token") {
+                guard (1...10_000).contains(count) else {
+                    throw JSONError(location: "limits.max_log_follows_per_token", reason: "must be from 1 to 10000, found \(count)")
+                }
+                limits.maxLogFollowsPerToken = Int(count)
             }
         }
         let logLevel = try root.optionalString("log_level") ?? "info"
@@ -258,6 +293,7 @@ public struct BerthConfig: Sendable, Hashable {
             maxBodyBytes: maxBodyBytes,
             hosts: hosts)
         config.serverIDIsConfigured = configuredServerID != nil
+        config.limits = limits
         if let seconds = try root.optionalDouble("leader_failover_seconds") {
             guard (1...300).contains(seconds) else {
                 throw JSONError(location: "leader_failover_seconds", reason: "must be from 1 to 300, found \(seconds)")

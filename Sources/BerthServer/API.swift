@@ -9,6 +9,8 @@ import Logging
 struct API: Sendable {
     let configuration: ServerConfiguration
     let context: ServerContext
+    /// The open log follows per token.
+    let follows: FollowLimiter
 
     /// Handles `operation`: authenticates the request (unless the route is public), checks that
     /// the token's role may call the route, refuses query parameters it does not declare, and
@@ -36,7 +38,8 @@ struct API: Sendable {
         case (.cancelExecution, let caller?): return try await cancel(context, caller)
         case (.getExecutionLogs, let caller?):
             let execution = try await execution(context, caller)
-            return try await LogResponder(store: self.context.store).respond(request, id: execution.id, logger: context.logger)
+            return try await LogResponder(store: self.context.store, follows: follows)
+                .respond(request, id: execution.id, token: caller.tokenID, logger: context.logger)
         case (.listExecutionEvents, let caller?): return try await events(context, caller)
         case (.listHosts, _): return JSONBody.response(["items": .array(await SystemStatus.hosts(self.context.plugins))])
         case (.listPlugins, _): return JSONBody.response(["items": .array(await SystemStatus.plugins(self.context.plugins))])

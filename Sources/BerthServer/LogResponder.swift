@@ -14,6 +14,8 @@ import Logging
 /// the drain that follows has everything and the response ends.
 struct LogResponder: Sendable {
     let store: any Store
+    /// Caps the follows each token holds open.
+    let follows: FollowLimiter
     static let pageSize = 1000
 
     enum Format: Sendable {
@@ -27,7 +29,7 @@ struct LogResponder: Sendable {
         }
     }
 
-    func respond(_ request: Request, id: UUID, logger: Logger) async throws -> Response {
+    func respond(_ request: Request, id: UUID, token: UUID, logger: Logger) async throws -> Response {
         let parameters = request.uri.queryParameters
         var stream: LogStream?
         if let text = parameters["stream"] {
@@ -63,7 +65,18 @@ struct LogResponder: Sendable {
         headers[.cacheControl] = "no-store"
         let store = self.store
         let following = follow && !execution.state.isTerminal
-        let body = ResponseBody { writer in
+        var permit: FollowLimiter.Permit?
+        if following {
+            guard let granted = follows.acquire(token) else {
+                throw Problem(
+                    .tooManyRequests, code: "too_many_follows", title: "Too many log follows",
+                    detail: "this token already follows \(follows.limit) executions' logs; end one first")
+            }
+            permit = granted
+        }
+        let body = ResponseBody { [permit] writer in
+            // Held for as long as the response streams; its release frees the place.
+            _ = permit
             // Subscribe before anything else, so nothing is missed between a read and the wait.
             let notifications = following ? store.notifications() : nil
             var lastSeq: Int64? = first.last?.seq

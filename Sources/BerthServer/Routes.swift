@@ -135,7 +135,9 @@ extension APIRoute {
                     "text/plain": ["type": "string"],
                     "application/x-ndjson": ref("LogChunk"),
                 ]),
-                notFound, invalid, unavailable,
+                notFound, invalid,
+                RouteResponse(status: 429, description: "The token already holds its most open follows (`too_many_follows`)", content: problem),
+                unavailable,
             ]),
         APIRoute(
             method: .get, path: "/v1/executions/{id}/events", operation: .listExecutionEvents,

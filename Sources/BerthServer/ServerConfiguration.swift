@@ -12,6 +12,13 @@ public struct ServerConfiguration: Sendable {
     public var defaultHost: String?
     /// Each host's policy, by host name; a host not here accepts what Berth accepts.
     public var policies: [String: HostPolicy] = [:]
+    /// The largest request head (all header lines) accepted; a larger one closes the connection.
+    public var maxHeaderBytes: Int = 16 * 1024
+    /// A connection that sends no complete request part (a request head, a body chunk) for this
+    /// long while no response is being written is closed: stalled and slow clients.
+    public var idleTimeout: Duration = .seconds(30)
+    /// Log follows one token may hold open at once; one more gets `429 too_many_follows`.
+    public var maxLogFollowsPerToken: Int = 8
 
     /// A configuration.
     /// - Parameters:

@@ -52,10 +52,14 @@ struct Serve: AsyncParsableCommand {
         // The scheduler starts the supervisor when it runs.
         let scheduling = Task { await scheduler.run() }
 
+        var server = ServerConfiguration(
+            host: settings.listen.host, port: settings.listen.port, maxBodyBytes: settings.maxBodyBytes,
+            defaultHost: settings.defaultHost, policies: settings.policiesByHost)
+        server.maxHeaderBytes = settings.limits.maxHeaderBytes
+        server.idleTimeout = .milliseconds(Int64(settings.limits.idleTimeoutSeconds * 1000))
+        server.maxLogFollowsPerToken = settings.limits.maxLogFollowsPerToken
         let application = await buildApplication(
-            configuration: ServerConfiguration(
-                host: settings.listen.host, port: settings.listen.port, maxBodyBytes: settings.maxBodyBytes,
-                defaultHost: settings.defaultHost, policies: settings.policiesByHost),
+            configuration: server,
             context: ServerContext(store: opened.store, plugins: plugins, control: scheduler),
             logger: Logger(label: "berth.server"))
         let url = settings.listenURL

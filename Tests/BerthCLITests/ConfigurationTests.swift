@@ -21,6 +21,9 @@ struct ConfigurationTests {
         leader_failover_seconds: 4
         limits:
           max_body_bytes: 65536
+          max_header_bytes: 8192
+          idle_timeout_seconds: 12.5
+          max_log_follows_per_token: 3
         hosts:
           - name: local
             plugin: docker
@@ -52,6 +55,11 @@ struct ConfigurationTests {
         #expect(config.defaultHost == "local")
         #expect(config.logLevel == "debug")
         #expect(config.maxBodyBytes == 65536)
+        var limits = BerthConfig.Limits()
+        limits.maxHeaderBytes = 8192
+        limits.idleTimeoutSeconds = 12.5
+        limits.maxLogFollowsPerToken = 3
+        #expect(config.limits == limits)
         #expect(config.hosts.map(\.name) == ["local", "sim"])
         #expect(config.hosts[0].maxConcurrent == 4)
         #expect(config.hosts[0].labels == ["gpu": "false", "zone": "a"])
@@ -161,6 +169,9 @@ struct ConfigurationTests {
         ("plugin_dirs: [/opt, 3]", "f.yaml: plugin_dirs[1]: expected a string, found number"),
         ("log_level: loud", "f.yaml: log_level: unknown level 'loud' (one of trace, debug, info, notice, warning, error, critical)"),
         ("limits: {max_body_bytes: 10}", "f.yaml: limits.max_body_bytes: must be at least 1024, found 10"),
+        ("limits: {max_header_bytes: 100}", "f.yaml: limits.max_header_bytes: must be from 1024 to 1048576, found 100"),
+        ("limits: {idle_timeout_seconds: 0}", "f.yaml: limits.idle_timeout_seconds: must be from 1 to 3600, found 0.0"),
+        ("limits: {max_log_follows_per_token: 0}", "f.yaml: limits.max_log_follows_per_token: must be from 1 to 10000, found 0"),
         ("hosts: {name: a}", "f.yaml: hosts: expected an array of hosts, found object"),
         ("hosts: [{name: a, plugin: docker}, {name: b}]", "f.yaml: hosts[1].plugin: is required"),
         ("hosts: [{plugin: docker}]", "f.yaml: hosts[0].name: is required"),

@@ -1,0 +1,136 @@
+import BerthClient
+import BerthCore
+import BerthPluginKit
+@testable import BerthServer
+import BerthTestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Connection and request limits, on a live HTTP server.
+@Suite("Request and connection limits", .postgresServer)
+struct LimitTests {
+    /// What a follow request gets within `seconds`: a problem's status, or `nil` while it streams.
+    private func followStatus(_ client: BerthClient, _ id: String, within seconds: Double) async throws -> Int? {
+        try await withThrowingTaskGroup(of: Int?.self) { group in
+            group.addTask {
+                do {
+                    for try await _ in client.logs(id, follow: true) {}
+                    return 200
+                } catch let error as ClientError {
+                    return error.problem?.status ?? -1
+                }
+            }
+            group.addTask { try await Task.sleep(for: .seconds(seconds)); return nil }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+    }
+
+    @Test("a token holds at most max_log_follows_per_token follows; one more is 429; an ended follow frees its place")
+    func followCap() async throws {
+        var configuration = ServerConfiguration(port: 0)
+        configuration.maxLogFollowsPerToken = 2
+        try await ServerHarness.run(configuration: configuration, setup: .live) { h in
+            let url = "http://127.0.0.1:\(try #require(h.client.port))"
+            let watcher = BerthClient(baseURL: url, token: try await h.makeToken(.viewer, owner: "watcher"))
+            let admin = BerthClient(baseURL: url, token: h.adminToken)
+            let a = try h.id(of: try await h.submit(["image": "x"])).uuidString.lowercased()
+            let b = try h.id(of: try await h.submit(["image": "x"])).uuidString.lowercased()
+            let held = (0..<2).map { _ in
+                Task { () -> Bool in
+                    do {
+                        for try await _ in watcher.logs(a, follow: true) {}
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            // Both held (given a second to reach the server): the next one is refused.
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await followStatus(watcher, b, within: 2) == 429)
+            do {
+                _ = try await watcher.send("GET", "/v1/executions/\(b)/logs?follow=true")
+                Issue.record("a third follow was accepted")
+            } catch let error as ClientError {
+                #expect(error.problem?.code == "too_many_follows")
+            }
+            // Another token has places of its own; a plain read needs none.
+            #expect(try await followStatus(admin, b, within: 1) == nil)
+            _ = try await watcher.send("GET", "/v1/executions/\(b)")
+            // A ends: its two follows end, and their places are free again.
+            _ = try await admin.cancel(a)
+            for follow in held { #expect(await follow.value) }
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await followStatus(watcher, b, within: 1) == nil)
+            _ = try await admin.cancel(b)
+        }
+    }
+
+    @Test("a request head over max_header_bytes is refused without a 5xx")
+    func headerLimit() async throws {
+        var configuration = ServerConfiguration(port: 0)
+        configuration.maxHeaderBytes = 4096
+        try await ServerHarness.run(configuration: configuration, setup: .live) { h in
+            let client = BerthClient(baseURL: "http://127.0.0.1:\(try #require(h.client.port))", token: h.adminToken)
+            _ = try await client.send("GET", "/v1/executions", headers: ["X-Pad": String(repeating: "a", count: 3000)])
+            do {
+                _ = try await client.send("GET", "/v1/executions", headers: ["X-Pad": String(repeating: "a", count: 8000)])
+                Issue.record("an 8000-byte header was accepted with a limit of 4096")
+            } catch let error as ClientError {
+                // 431, or the connection closed without an answer: never a 5xx.
+                if let status = error.problem?.status { #expect(status == 431 || status == 400, "\(error)") }
+            }
+            // The server goes on serving.
+            _ = try await client.send("GET", "/v1/executions")
+        }
+    }
+
+    @Test("a connection that sends no complete request head within the idle timeout is closed; a prompt one is served")
+    func idleTimeout() async throws {
+        var configuration = ServerConfiguration(port: 0)
+        configuration.idleTimeout = .seconds(1)
+        try await ServerHarness.run(configuration: configuration, setup: .live) { h in
+            let port = try #require(h.client.port)
+            let slow = try Self.connect(port)
+            defer { close(slow) }
+            _ = "GET /healthz HTTP/1.1\r\nHost: x\r\n".withCString { send(slow, $0, strlen($0), 0) }
+            let started = ContinuousClock.now
+            var buffer = [UInt8](repeating: 0, count: 256)
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(slow, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let read = recv(slow, &buffer, buffer.count, 0)
+            let waited = ContinuousClock.now - started
+            #expect(read == 0, "the server should close the stalled connection (read \(read))")
+            #expect(waited >= .milliseconds(800) && waited < .seconds(4), "closed after \(waited)")
+
+            let prompt = try Self.connect(port)
+            defer { close(prompt) }
+            _ = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".withCString { send(prompt, $0, strlen($0), 0) }
+            setsockopt(prompt, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let answered = recv(prompt, &buffer, buffer.count, 0)
+            #expect(answered > 0 && String(decoding: buffer.prefix(max(answered, 0)), as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        }
+    }
+
+    private static func connect(_ port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard fd >= 0, connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        return fd
+    }
+}
