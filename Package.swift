@@ -42,7 +42,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         // SHA-256 of API token secrets (and AES-GCM for secret values).
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
-        // Only for the Kubernetes API double in the tests (HTTPS with client certificates).
+        // TLS for the API (optional) and the Kubernetes API double in the tests.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
@@ -154,6 +154,12 @@ let package = Package(
             dependencies: ["BerthPluginKit", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // Secret values at rest: AES-256-GCM with the deployment's key.
+        .target(
+            name: "BerthSecrets",
+            dependencies: ["BerthCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // The configuration file (YAML) and its environment overrides.
         .target(
             name: "BerthConfiguration",
@@ -168,6 +174,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -182,7 +190,7 @@ let package = Package(
         .executableTarget(
             name: "berth",
             dependencies: [
-                "BerthClient", "BerthConfiguration", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthServer",
+                "BerthClient", "BerthConfiguration", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthSecrets", "BerthServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -239,7 +247,7 @@ let package = Package(
         .testTarget(
             name: "BerthDockerTests",
             dependencies: [
-                "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthTestSupport", "DockerEngine",
+                "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthSecrets", "BerthTestSupport", "DockerEngine",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -247,7 +255,7 @@ let package = Package(
         .testTarget(
             name: "BerthServerTests",
             dependencies: [
-                "BerthServer", "BerthClient", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthTestSupport",
+                "BerthServer", "BerthClient", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthSecrets", "BerthTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

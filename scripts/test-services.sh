@@ -241,7 +241,7 @@ unix_socket_directories = '$PG_SOCKET_DIR'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-max_connections = 200
+max_connections = 500
 EOF
 
     log "PostgreSQL: starting on 127.0.0.1:$port and $PG_SOCKET_DIR"

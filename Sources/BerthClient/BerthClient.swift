@@ -21,12 +21,15 @@ public struct BerthClient: Sendable {
     /// - Parameters:
     ///   - baseURL: `http://host:port`; a trailing slash is ignored.
     ///   - token: A bearer token sent with every request, when the server wants one.
+    ///   - certificateAuthorityPEM: For `https://`: the PEM certificates to trust instead of the
+    ///     system's (a self-signed server certificate, a private CA).
     ///   - transport: The transport; by default libcurl to `baseURL`.
-    public init(baseURL: String, token: String? = nil, transport: (any HTTPTransport)? = nil) {
+    public init(baseURL: String, token: String? = nil, certificateAuthorityPEM: [UInt8]? = nil, transport: (any HTTPTransport)? = nil) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
-        self.transport = transport ?? CurlTransport(endpoint: .url(base))
+        self.transport = transport ?? CurlTransport(
+            endpoint: .url(base), tls: certificateAuthorityPEM.map { CurlTLS(certificateAuthorityPEM: $0) })
         var headers = ["Accept": "application/json", "User-Agent": "berth-cli"]
         if let token, !token.isEmpty { headers["Authorization"] = "Bearer \(token)" }
         self.headers = headers

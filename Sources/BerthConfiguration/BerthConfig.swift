@@ -19,12 +19,21 @@ public struct BerthConfig: Sendable, Hashable {
         public var host: String
         /// The TCP port.
         public var port: Int
+        /// Serve HTTPS with this PEM certificate chain (`listen.tls.certificate_file`).
+        public var tlsCertificateFile: String?
+        /// … and this PEM private key (`listen.tls.key_file`).
+        public var tlsKeyFile: String?
 
         /// A listen address.
-        public init(host: String = "127.0.0.1", port: Int = 8080) {
+        public init(host: String = "127.0.0.1", port: Int = 8080, tlsCertificateFile: String? = nil, tlsKeyFile: String? = nil) {
             self.host = host
             self.port = port
+            self.tlsCertificateFile = tlsCertificateFile
+            self.tlsKeyFile = tlsKeyFile
         }
+
+        /// Whether the API is served over HTTPS.
+        public var usesTLS: Bool { tlsCertificateFile != nil }
     }
 
     /// One target host: a name, the plugin serving it, and that plugin's settings.
@@ -99,6 +108,12 @@ public struct BerthConfig: Sendable, Hashable {
     public var hosts: [Host]
     /// The API's limits besides the body size (`limits`).
     public var limits = Limits()
+    /// The key that seals secret environment values (`secrets.key_file`); nil for
+    /// `<data_dir>/secrets.key`. Made (32 random bytes, mode 0600) when missing.
+    public var secretsKeyFile: String?
+
+    /// The secrets key file in use: ``secretsKeyFile``, else `<data_dir>/secrets.key`.
+    public var effectiveSecretsKeyFile: String { secretsKeyFile ?? dataDirectory + "/secrets.key" }
     /// How long, at most, scheduling and supervision stay without a leader after the leading
     /// server dies (`leader_failover_seconds`): the others try for leadership five times in it.
     public var leaderFailoverSeconds: Double = 10
@@ -213,7 +228,7 @@ public struct BerthConfig: Sendable, Hashable {
 
     private static let topKeys: Set = [
         "listen", "database", "data_dir", "plugin_dirs", "server_id", "default_host", "log_level", "limits", "hosts",
-        "leader_failover_seconds",
+        "leader_failover_seconds", "secrets",
     ]
 
     private static func read(_ document: JSONValue, file: String?, environment: [String: String]) throws(JSONError) -> BerthConfig {
@@ -222,7 +237,13 @@ public struct BerthConfig: Sendable, Hashable {
         var listen = Listen()
         if let value = root.value("listen") {
             let reader = try JSONObjectReader(value, path: "listen")
-            try rejectUnknown(reader, allowed: ["host", "port"])
+            try rejectUnknown(reader, allowed: ["host", "port", "tls"])
+            if let tls = reader.value("tls") {
+                let files = try JSONObjectReader(tls, path: "listen.tls")
+                try rejectUnknown(files, allowed: ["certificate_file", "key_file"])
+                listen.tlsCertificateFile = try files.string("certificate_file")
+                listen.tlsKeyFile = try files.string("key_file")
+            }
             listen.host = try reader.optionalString("host") ?? listen.host
             if let port = try reader.optionalInt("port") {
                 guard (1...65535).contains(port) else {
@@ -294,6 +315,11 @@ public struct BerthConfig: Sendable, Hashable {
             hosts: hosts)
         config.serverIDIsConfigured = configuredServerID != nil
         config.limits = limits
+        if let value = root.value("secrets") {
+            let reader = try JSONObjectReader(value, path: "secrets")
+            try rejectUnknown(reader, allowed: ["key_file"])
+            config.secretsKeyFile = try reader.optionalString("key_file")
+        }
         if let seconds = try root.optionalDouble("leader_failover_seconds") {
             guard (1...300).contains(seconds) else {
                 throw JSONError(location: "leader_failover_seconds", reason: "must be from 1 to 300, found \(seconds)")
@@ -370,6 +396,7 @@ public struct BerthConfig: Sendable, Hashable {
         "BERTH_LOG_LEVEL": "log_level",
         "BERTH_MAX_BODY_BYTES": "limits.max_body_bytes",
         "BERTH_LEADER_FAILOVER_SECONDS": "leader_failover_seconds",
+        "BERTH_SECRETS_KEY_FILE": "secrets.key_file",
     ]
 
     /// Applies the `BERTH_*` variables in `environment` over the file's values. A variable set
@@ -403,6 +430,7 @@ public struct BerthConfig: Sendable, Hashable {
             }
             logLevel = level
         }
+        if let file = variable("BERTH_SECRETS_KEY_FILE") { secretsKeyFile = file }
         if let text = variable("BERTH_LEADER_FAILOVER_SECONDS") {
             guard let seconds = Double(text), (1...300).contains(seconds) else {
                 throw ConfigurationError(location: "BERTH_LEADER_FAILOVER_SECONDS", reason: "expected seconds from 1 to 300, found '\(text)'")
@@ -501,6 +529,6 @@ public struct BerthConfig: Sendable, Hashable {
         case "::": "[::1]"
         default: listen.host.contains(":") ? "[\(listen.host)]" : listen.host
         }
-        return "http://\(host):\(listen.port)"
+        return "\(listen.usesTLS ? "https" : "http")://\(host):\(listen.port)"
     }
 }

@@ -77,7 +77,7 @@ struct API: Sendable {
             }
         }
         let id = key.map { IdempotencyKey.executionID(key: $0, owner: caller.owner) }
-        let new = submission.newExecution(id: id, owner: caller.owner, targetHost: targetHost)
+        let new = try submission.newExecution(id: id, owner: caller.owner, targetHost: targetHost, sealer: self.context.sealer)
         if let host = targetHost, let violation = configuration.policies[host]?.violation(by: new) {
             throw Problem.policyViolation(violation, host: host)
         }
@@ -102,7 +102,7 @@ struct API: Sendable {
         guard let existing = try await self.context.store.execution(id: id) else {
             throw StoreError(code: .conflict, message: "duplicate execution id but no execution found", executionID: id)
         }
-        guard matches(existing, new) else {
+        guard matches(existing, new, sealer: context.sealer) else {
             throw Problem(
                 .conflict, code: "idempotency_key_reused", title: "Idempotency key reused",
                 detail: "the Idempotency-Key was already used for a different submission (execution \(Wire.id(id)))")

@@ -1,31 +1,72 @@
 public import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import NIOCore
+import NIOSSL
 public import Logging
 
 /// Builds the REST application: what `berth serve` runs and what the tests drive.
 ///
-/// The application only serves HTTP; the Store, the PluginHost and the Scheduler in `context`
-/// are run (and shut down) by the caller's service group.
+/// The application only serves HTTP (HTTPS with ``ServerConfiguration/tls``); the Store, the
+/// PluginHost and the Scheduler in `context` are run (and shut down) by the caller's service
+/// group.
 /// - Parameters:
 ///   - configuration: Where to listen and what to accept.
 ///   - context: The Store, the plugins and the execution control.
 ///   - logger: The server's logger; each request adds its id, method and path.
+/// - Throws: ``ServerSetupError`` when the TLS certificate or key cannot be loaded.
 public func buildApplication(
     configuration: ServerConfiguration, context: ServerContext, logger: Logger
-) async -> some ApplicationProtocol {
+) async throws(ServerSetupError) -> some ApplicationProtocol {
     let router = buildRouter(configuration: configuration, context: context)
     let limits = HTTP1Channel.Configuration.DecoderConfiguration(
         maxHeaderFieldSize: configuration.maxHeaderBytes, maxHeaderListSize: configuration.maxHeaderBytes, maxHeaderFieldCount: 100)
     let idle = configuration.idleTimeout.components
+    let http1 = HTTPServerBuilder.http1(configuration: HTTP1Channel.Configuration(
+        idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000),
+        httpDecoderConfiguration: limits))
+    var server = http1
+    if let tls = configuration.tls {
+        server = try tlsServer(http1, tls)
+    }
     return Application(
         router: router,
-        server: .http1(configuration: HTTP1Channel.Configuration(
-            idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000),
-            httpDecoderConfiguration: limits)),
+        server: server,
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port), serverName: "berth"),
         logger: logger)
+}
+
+/// `http1` wrapped in TLS with the certificate chain and key of `files`.
+private func tlsServer(_ http1: HTTPServerBuilder, _ files: ServerConfiguration.TLSFiles) throws(ServerSetupError) -> HTTPServerBuilder {
+    let chain: [NIOSSLCertificate]
+    do {
+        chain = try NIOSSLCertificate.fromPEMFile(files.certificateFile)
+    } catch {
+        throw ServerSetupError("cannot read the TLS certificate \(files.certificateFile): \(error)")
+    }
+    guard !chain.isEmpty else { throw ServerSetupError("the TLS certificate file \(files.certificateFile) holds no certificate") }
+    let key: NIOSSLPrivateKey
+    do {
+        key = try NIOSSLPrivateKey(file: files.keyFile, format: .pem)
+    } catch {
+        throw ServerSetupError("cannot read the TLS private key \(files.keyFile) (a PEM key, unencrypted)")
+    }
+    var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+    tls.minimumTLSVersion = .tlsv12
+    do {
+        return try .tls(http1, tlsConfiguration: tls)
+    } catch {
+        throw ServerSetupError("cannot set up TLS with \(files.certificateFile) and \(files.keyFile): \(error)")
+    }
+}
+
+/// The API server could not be set up; the message names the file or setting.
+public struct ServerSetupError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong, naming the file.
+    public let description: String
+
+    init(_ description: String) { self.description = description }
 }
 
 /// The router: the problem middleware, then one route per entry of ``APIRoute/all``.

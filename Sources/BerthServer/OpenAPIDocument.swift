@@ -139,6 +139,9 @@ enum OpenAPIDocument {
                                     "description": "Non-zero exit codes that are retried (others are final)"],
             "retry_backoff_seconds": ["type": "number", "minimum": 0, "maximum": 3600, "default": 2,
                                       "description": "Wait before the first retry; doubles for each one after"],
+            "secret_env": ["type": "object", "propertyNames": ["pattern": "^[A-Za-z_][A-Za-z0-9_]*$"], "additionalProperties": ["type": "string"],
+                           "writeOnly": true,
+                           "description": "Environment variables whose values are sealed at rest (AES-256-GCM) and never returned or logged"],
         ], required: ["image"]),
         "Execution": object([
             "id": ["type": "string", "format": "uuid"],
@@ -165,6 +168,7 @@ enum OpenAPIDocument {
             "retry_on_exit_codes": ["type": "array", "items": ["type": "integer"]],
             "retry_backoff_seconds": ["type": "number", "minimum": 0],
             "not_before": ["oneOf": [time, ["type": "null"]], "description": "While queued for a retry: not placed before this time"],
+            "secret_env": ["type": "array", "items": ["type": "string"], "description": "The names of the secret variables (never their values)"],
             "created_at": time,
             "updated_at": time,
             "started_at": nullableTime,
@@ -172,7 +176,7 @@ enum OpenAPIDocument {
         ], required: [
             "id", "name", "owner", "image", "command", "args", "env", "working_dir", "target_host", "host", "state",
             "state_reason", "exit_code", "error", "attempts", "priority", "labels", "cpus", "memory_mb",
-            "timeout_seconds", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds", "not_before",
+            "timeout_seconds", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds", "not_before", "secret_env",
             "created_at", "updated_at", "started_at", "finished_at",
         ]),
         "TokenRequest": object([

@@ -19,6 +19,22 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(30)
     /// Log follows one token may hold open at once; one more gets `429 too_many_follows`.
     public var maxLogFollowsPerToken: Int = 8
+    /// Serve HTTPS with this certificate chain and key (PEM files); `nil` serves plain HTTP.
+    public var tls: TLSFiles?
+
+    /// The PEM files of the API's TLS certificate chain and private key.
+    public struct TLSFiles: Sendable, Hashable {
+        /// The certificate, then any intermediates.
+        public var certificateFile: String
+        /// The private key (never logged).
+        public var keyFile: String
+
+        /// The two files.
+        public init(certificateFile: String, keyFile: String) {
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+        }
+    }
 
     /// A configuration.
     /// - Parameters:

@@ -8,15 +8,19 @@ public struct ServerContext: Sendable {
     public var plugins: PluginHost
     /// Cancels executions (the Scheduler in production).
     public var control: any ExecutionControl
+    /// Seals submitted secret environment values; `nil` refuses submissions that have any.
+    public var sealer: (any SecretSealer)?
 
     /// A context.
     /// - Parameters:
     ///   - store: Durable state.
     ///   - plugins: The plugin host, started or starting.
     ///   - control: What cancels executions.
-    public init(store: any Store, plugins: PluginHost, control: any ExecutionControl) {
+    ///   - sealer: What seals secret environment values.
+    public init(store: any Store, plugins: PluginHost, control: any ExecutionControl, sealer: (any SecretSealer)? = nil) {
         self.store = store
         self.plugins = plugins
         self.control = control
+        self.sealer = sealer
     }
 }

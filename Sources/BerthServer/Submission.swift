@@ -1,6 +1,7 @@
 import BerthCore
 import BerthPluginKit
 import Foundation
+import HTTPTypes
 
 /// The body of `POST /v1/executions`, read with ``JSONObjectReader`` so that every error names
 /// the field's path.
@@ -18,11 +19,14 @@ struct Submission: Sendable, Equatable {
     var priority: Int64
     var name: String?
     var retry: RetryPolicy
+    /// Secret environment variables: never stored in the clear, returned or logged.
+    var secretEnv: [String: String]
 
     /// The members a submission may have; any other is refused (`unknown_field`).
     static let fields: Set<String> = [
         "image", "command", "args", "env", "working_dir", "target_host", "labels", "cpus",
         "memory_mb", "timeout_seconds", "priority", "name", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds",
+        "secret_env",
     ]
 
     /// The allowed priority range.
@@ -69,6 +73,17 @@ struct Submission: Sendable, Equatable {
         }
         name = try reader.optionalString("name")
         retry = try Self.retryPolicy(reader)
+        secretEnv = try reader.optionalStringMap("secret_env") ?? [:]
+        for key in secretEnv.keys.sorted() {
+            guard Self.isEnvironmentName(key) else {
+                throw Problem.invalid(
+                    "secret_env.\(key)", "not a valid environment variable name (must match [A-Za-z_][A-Za-z0-9_]*)",
+                    code: "invalid_env_name")
+            }
+            guard env[key] == nil else {
+                throw Problem.invalid("secret_env.\(key)", "is also in env; a variable is either plain or secret")
+            }
+        }
     }
 
     /// `max_attempts`, `retry_on_exit_codes` and `retry_backoff_seconds`, each checked.
@@ -109,13 +124,25 @@ struct Submission: Sendable, Equatable {
         return letter(first) && name.utf8.dropFirst().allSatisfy { letter($0) || ($0 >= 48 && $0 <= 57) }
     }
 
-    /// The Store's submission.
-    func newExecution(id: UUID?, owner: String, targetHost: String?) -> NewExecution {
-        NewExecution(
+    /// The Store's submission, with the secret environment sealed by `sealer`.
+    /// - Throws: ``Problem`` when there are secrets and no sealer, or sealing fails.
+    func newExecution(id: UUID?, owner: String, targetHost: String?, sealer: (any SecretSealer)?) throws(Problem) -> NewExecution {
+        var sealed: [UInt8]?
+        if !secretEnv.isEmpty {
+            guard let sealer else {
+                throw Problem.invalid("secret_env", "this server keeps no secrets key, so it takes no secret_env", code: "secrets_unavailable")
+            }
+            do {
+                sealed = try sealer.seal(environment: secretEnv)
+            } catch {
+                throw Problem(.internalServerError, code: "internal", title: "Internal error", detail: "the secret environment could not be sealed")
+            }
+        }
+        return NewExecution(
             id: id, name: name, owner: owner, image: image, command: command, args: args, env: env,
             workingDir: workingDir, targetHost: targetHost, labels: labels, cpus: cpus,
             memoryBytes: memoryMB.map { $0 * Wire.bytesPerMiB }, timeoutSeconds: timeoutSeconds.map { Int($0) },
-            priority: Int(priority), retry: retry)
+            priority: Int(priority), retry: retry, sealedSecretEnv: sealed, secretEnvNames: secretEnv.keys.sorted())
     }
 }
 
@@ -129,8 +156,16 @@ extension String {
 }
 
 /// Whether a stored execution is what `new` would create: the check that an idempotency key
-/// is not reused for a different submission.
-func matches(_ execution: Execution, _ new: NewExecution) -> Bool {
+/// is not reused for a different submission. Secret values are compared opened.
+func matches(_ execution: Execution, _ new: NewExecution, sealer: (any SecretSealer)?) -> Bool {
+    guard execution.secretEnvNames == new.secretEnvNames else { return false }
+    if let stored = execution.sealedSecretEnv, let given = new.sealedSecretEnv {
+        guard let sealer, let a = try? sealer.openEnvironment(stored), let b = try? sealer.openEnvironment(given), a == b else { return false }
+    }
+    return matchesPlainFields(execution, new)
+}
+
+private func matchesPlainFields(_ execution: Execution, _ new: NewExecution) -> Bool {
     execution.image == new.image && execution.command == new.command && execution.args == new.args
         && execution.env == new.env && execution.workingDir == new.workingDir && execution.targetHost == new.targetHost
         && execution.labels == new.labels && execution.cpus == new.cpus && execution.memoryBytes == new.memoryBytes

@@ -55,6 +55,7 @@ enum Wire {
             "retry_on_exit_codes": .array(execution.retry.onExitCodes.sorted().map { .number(Double($0)) }),
             "retry_backoff_seconds": .number(execution.retry.backoffSeconds),
             "not_before": optional(execution.notBefore, time),
+            "secret_env": JSONValue(execution.secretEnvNames),
             "created_at": time(execution.createdAt),
             "updated_at": time(execution.updatedAt),
             "started_at": optional(execution.startedAt, time),

@@ -13,6 +13,10 @@ struct ClientOptions: ParsableArguments {
         valueName: "token"))
     var token: String?
 
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp(
+        "For an https:// server: PEM certificates to trust instead of the system's (default: $BERTH_CA_FILE).", valueName: "file"))
+    var caFile: String?
+
     @Flag(name: .long, help: "Print the server's JSON instead of text.")
     var json = false
 
@@ -21,9 +25,12 @@ struct ClientOptions: ParsableArguments {
         url ?? BerthClient.url(from: ProcessInfo.processInfo.environment)
     }
 
-    /// A client of ``baseURL`` with ``resolvedToken``.
+    /// A client of ``baseURL`` with ``resolvedToken``, trusting `--ca-file` (else
+    /// `BERTH_CA_FILE`) when given.
     func client() -> BerthClient {
-        BerthClient(baseURL: baseURL, token: resolvedToken)
+        let file = caFile ?? ProcessInfo.processInfo.environment["BERTH_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let pem = file.flatMap { FileManager.default.contents(atPath: $0) }.map { [UInt8]($0) }
+        return BerthClient(baseURL: baseURL, token: resolvedToken, certificateAuthorityPEM: pem)
     }
 
     /// `--token`, else `BERTH_TOKEN`; else, when the server is on this machine (a loopback

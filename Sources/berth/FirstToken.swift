@@ -1,5 +1,6 @@
 import BerthConfiguration
 import BerthCore
+import BerthSecrets
 import BerthServer
 import Foundation
 import Logging
@@ -26,7 +27,9 @@ enum FirstToken {
         guard let token else { return }
         let path = settings.adminTokenFile
         do {
-            try write(secret.text + "\n", to: path)
+            // The file of a previous database would be stale: replace it.
+            unlink(path)
+            guard try PrivateFile.create(path, text: secret.text + "\n") else { throw POSIXError(.EEXIST) }
         } catch {
             _ = try? await store.revokeToken(id: token.id)
             Terminal.error("cannot write the first admin token to \(path): \(error); it was revoked again")
@@ -34,19 +37,5 @@ enum FirstToken {
         }
         logger.notice("created the first admin token", metadata: ["token.id": "\(token.id)", "file": "\(path)"])
         Terminal.line("Created the first admin token; it is in \(path) (mode 0600). `berth token create` makes more.")
-    }
-
-    /// Writes `text` to a new file readable by its owner only (created 0600, never widened).
-    private static func write(_ text: String, to path: String) throws {
-        let folder = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        unlink(path)
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-        }
     }
 }

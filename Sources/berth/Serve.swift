@@ -4,7 +4,9 @@ import BerthConfiguration
 import BerthCore
 import BerthServer
 import BerthPostgres
+import BerthSecrets
 import Hummingbird
+import Foundation
 import Logging
 
 /// `berth serve`: the server.
@@ -33,10 +35,12 @@ struct Serve: AsyncParsableCommand {
 
         let opened = try await OpenedStore.openMigrated(settings, logger: Logger(label: "berth.store"))
         logger.info("database ready", metadata: ["database": "\(opened.description)"])
+        let sealer: AESGCMSealer
         do {
             settings.serverID = try await deploymentServerID(settings, store: opened.store)
             logger.info("deployment", metadata: ["server_id": "\(settings.serverID)"])
             try await FirstToken.ensure(settings, store: opened.store, logger: logger)
+            sealer = try await Self.secretsSealer(settings, store: opened.store)
         } catch {
             await opened.close(logger: logger)
             throw error
@@ -44,7 +48,7 @@ struct Serve: AsyncParsableCommand {
 
         let plugins = PluginHost(configuration: settings.pluginHostConfiguration(), logger: Logger(label: "berth.plugins"))
         await plugins.start()
-        let supervisor = ExecutionSupervisor(store: opened.store, plugins: plugins, logger: Logger(label: "berth.supervisor"))
+        let supervisor = ExecutionSupervisor(store: opened.store, plugins: plugins, sealer: sealer, logger: Logger(label: "berth.supervisor"))
         let scheduler = Scheduler(
             store: opened.store, plugins: plugins, supervisor: supervisor,
             configuration: settings.schedulerConfiguration(),
@@ -58,15 +62,25 @@ struct Serve: AsyncParsableCommand {
         server.maxHeaderBytes = settings.limits.maxHeaderBytes
         server.idleTimeout = .milliseconds(Int64(settings.limits.idleTimeoutSeconds * 1000))
         server.maxLogFollowsPerToken = settings.limits.maxLogFollowsPerToken
-        let application = await buildApplication(
-            configuration: server,
-            context: ServerContext(store: opened.store, plugins: plugins, control: scheduler),
-            logger: Logger(label: "berth.server"))
+        if let certificate = settings.listen.tlsCertificateFile, let key = settings.listen.tlsKeyFile {
+            server.tls = ServerConfiguration.TLSFiles(certificateFile: certificate, keyFile: key)
+        }
+        let application = try await Self.application(
+            server, ServerContext(store: opened.store, plugins: plugins, control: scheduler, sealer: sealer)
+        ) {
+            await scheduler.shutdown()
+            await scheduling.value
+            await supervisor.shutdown()
+            await plugins.shutdown()
+            await opened.close(logger: logger)
+        }
         let url = settings.listenURL
+        // Over HTTPS the server's own certificate is trusted too (a self-signed one).
+        let ownCertificate = settings.listen.tlsCertificateFile.flatMap { FileManager.default.contents(atPath: $0) }.map { [UInt8]($0) }
         let announcement = Task {
-            let client = BerthClient(baseURL: url)
+            let clients = [BerthClient(baseURL: url), BerthClient(baseURL: url, certificateAuthorityPEM: ownCertificate)]
             while !Task.isCancelled {
-                if await client.isReady() {
+                for client in clients where await client.isReady() {
                     Terminal.line("Berth is serving on \(url)")
                     return
                 }
@@ -94,13 +108,54 @@ struct Serve: AsyncParsableCommand {
         if failed { throw ExitCodes.failure }
     }
 
+    /// The key that seals secret environments: the configured or default key file (made when
+    /// missing), which must be the deployment's (its key id is recorded in the database).
+    private static func secretsSealer(_ settings: BerthConfig, store: PostgresStore) async throws -> AESGCMSealer {
+        let file = settings.effectiveSecretsKeyFile
+        let sealer: AESGCMSealer
+        let recorded: String
+        do {
+            sealer = try AESGCMSealer.load(file: file)
+            recorded = try await store.deploymentFact(.secretsKeyID, proposing: sealer.keyID)
+        } catch let error as SecretError {
+            Terminal.error(error.description)
+            throw ExitCodes.failure
+        } catch let error as StoreError {
+            Terminal.error("cannot read the deployment's secrets key id: \(error.message)")
+            throw ExitCodes.failure
+        }
+        guard recorded == sealer.keyID else {
+            Terminal.error("""
+                the secrets key in \(file) (key id \(sealer.keyID)) is not the deployment's (key id \(recorded)): \
+                every server sharing a database must use the same key file (secrets.key_file), or the secrets \
+                the others sealed cannot be opened
+                """)
+            throw ExitCodes.failure
+        }
+        return sealer
+    }
+
+    /// The REST application; on a setup failure (a TLS file) it prints the reason, runs
+    /// `cleanup` and exits 1.
+    private static func application(
+        _ server: ServerConfiguration, _ context: ServerContext, cleanup: () async -> Void
+    ) async throws -> some ApplicationProtocol {
+        do {
+            return try await buildApplication(configuration: server, context: context, logger: Logger(label: "berth.server"))
+        } catch {
+            Terminal.error(error.description)
+            await cleanup()
+            throw ExitCodes.failure
+        }
+    }
+
     /// The server id every server on this database shares: the recorded one, unless the
     /// configuration names a different one, which is an error (the servers would not see each
     /// other's containers).
     private func deploymentServerID(_ settings: BerthConfig, store: PostgresStore) async throws -> String {
         let recorded: String
         do {
-            recorded = try await store.deploymentServerID(proposing: settings.serverID)
+            recorded = try await store.deploymentFact(.serverID, proposing: settings.serverID)
         } catch {
             Terminal.error("cannot read the deployment's server id: \(error.message)")
             throw ExitCodes.failure

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BerthPluginKit
+import Foundation
 
 /// What `berth run` and `berth submit` send: the image, its command and the limits.
 struct SubmissionOptions: ParsableArguments {
@@ -8,6 +9,14 @@ struct SubmissionOptions: ParsableArguments {
 
     @Option(name: [.short, .long], help: ArgumentHelp("An environment variable for the container (repeatable).", valueName: "K=V"))
     var env: [String] = []
+
+    @Option(name: .customLong("secret-env"), help: ArgumentHelp(
+        "A secret environment variable: sealed at rest, never shown (repeatable; prefer --secret-env-file, which keeps it out of shell history).",
+        valueName: "K=V"))
+    var secretEnv: [String] = []
+
+    @Option(name: .customLong("secret-env-file"), help: ArgumentHelp("Secret environment variables, one KEY=VALUE per line.", valueName: "file"))
+    var secretEnvFile: String?
 
     @Option(name: .long, help: "A name for the execution (not unique).")
     var name: String?
@@ -55,6 +64,7 @@ struct SubmissionOptions: ParsableArguments {
         guard !image.isEmpty else { throw ValidationError("the image must not be empty") }
         _ = try Self.pairs(env, option: "--env")
         _ = try Self.pairs(label, option: "--label")
+        _ = try secrets()
         if let cpus, !(cpus > 0) { throw ValidationError("--cpus must be greater than 0") }
         if let memoryMB, memoryMB <= 0 { throw ValidationError("--memory-mb must be greater than 0") }
         if let timeout, timeout <= 0 { throw ValidationError("--timeout must be greater than 0") }
@@ -78,6 +88,20 @@ struct SubmissionOptions: ParsableArguments {
         return result
     }
 
+    /// `--secret-env-file`'s lines (blank lines and `#` comments skipped), then `--secret-env`.
+    func secrets() throws -> [String: String] {
+        var lines: [String] = []
+        if let secretEnvFile {
+            guard let text = try? String(contentsOfFile: secretEnvFile, encoding: .utf8) else {
+                throw ValidationError("cannot read --secret-env-file \(secretEnvFile)")
+            }
+            lines = text.split(whereSeparator: \.isNewline).map(String.init).filter {
+                !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("#")
+            }
+        }
+        return try Self.pairs(lines + secretEnv, option: "--secret-env")
+    }
+
     /// The submission body the API takes.
     func body() throws -> JSONValue {
         var body: [String: JSONValue] = ["image": .string(image)]
@@ -97,6 +121,8 @@ struct SubmissionOptions: ParsableArguments {
         if let maxAttempts { body["max_attempts"] = .number(Double(maxAttempts)) }
         if !retryOnExitCode.isEmpty { body["retry_on_exit_codes"] = .array(retryOnExitCode.map { .number(Double($0)) }) }
         if let retryBackoff { body["retry_backoff_seconds"] = .number(retryBackoff) }
+        let secrets = try secrets()
+        if !secrets.isEmpty { body["secret_env"] = JSONValue(secrets) }
         return .object(body)
     }
 }

@@ -4,6 +4,7 @@
 import ArgumentParser
 import BerthClient
 import BerthPluginKit
+import Foundation
 import Testing
 
 @Suite("berth argument parsing")
@@ -26,6 +27,18 @@ struct ArgumentParsingTests {
             "cpus": 0.5, "memory_mb": 256, "timeout_seconds": 60, "priority": 7,
             "max_attempts": 3, "retry_on_exit_codes": [75, 3], "retry_backoff_seconds": 0.5,
         ])
+    }
+
+    @Test func secretEnvironmentFromOptionsAndFile() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try "# comment\nDB_PASSWORD=from=file\n\nAPI_KEY=file\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let command = try #require(try Berth.parseAsRoot([
+            "submit", "--secret-env-file", file, "--secret-env", "API_KEY=option", "busybox",
+        ]) as? Submit)
+        #expect(try command.submission.body()["secret_env"] == ["DB_PASSWORD": "from=file", "API_KEY": "option"])
+        #expect(throws: (any Error).self) { try Berth.parseAsRoot(["submit", "--secret-env", "NOVALUE", "busybox"]) }
+        #expect(throws: (any Error).self) { try Berth.parseAsRoot(["submit", "--secret-env-file", file + ".missing", "busybox"]) }
     }
 
     @Test func sharedOptions() throws {

@@ -55,12 +55,14 @@ struct CommandLineTests {
     static let psHelp = """
         OVERVIEW: List executions, newest first (by default only those not yet finished).
 
-        USAGE: berth ps [--url <url>] [--token <token>] [--json] [--state <state> ...] [--host <host>] [--all] [--limit <limit>]
+        USAGE: berth ps [--url <url>] [--token <token>] [--ca-file <file>] [--json] [--state <state> ...] [--host <host>] [--all] [--limit <limit>]
 
         OPTIONS:
           --url <url>             The server's base URL (default: $BERTH_URL, else http://127.0.0.1:8080).
           --token <token>         An API token (default: $BERTH_TOKEN, else for a server on this machine
                                   the file $BERTH_TOKEN_FILE, else <data_dir>/admin.token).
+          --ca-file <file>        For an https:// server: PEM certificates to trust instead of the system's
+                                  (default: $BERTH_CA_FILE).
           --json                  Print the server's JSON instead of text.
           --state <state>         Only this state (repeatable): queued, scheduled, starting, running,
                                   succeeded, failed, timed_out, cancelled, lost.

@@ -77,6 +77,13 @@ struct ConfigurationTests {
         ])
     }
 
+    @Test func tlsMakesTheURLHTTPS() throws {
+        let config = try BerthConfig.parse(yaml: "listen: {port: 8443, tls: {certificate_file: /etc/berth/cert.pem, key_file: /etc/berth/key.pem}}")
+        #expect(config.listen.tlsCertificateFile == "/etc/berth/cert.pem")
+        #expect(config.listen.tlsKeyFile == "/etc/berth/key.pem")
+        #expect(config.listenURL == "https://127.0.0.1:8443")
+    }
+
     @Test func minimalFileTakesDefaults() throws {
         let config = try BerthConfig.parse(yaml: "hosts: []\n", environment: ["HOME": "/home/ann"])
         #expect(config.listen == BerthConfig.Listen(host: "127.0.0.1", port: 8080))
@@ -160,8 +167,9 @@ struct ConfigurationTests {
     }
 
     @Test(arguments: [
-        ("listen: {port: 8080, hots: x}", "f.yaml: listen.hots: unknown key (expected one of host, port)"),
-        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, leader_failover_seconds, limits, listen, log_level, plugin_dirs, server_id)"),
+        ("listen: {port: 8080, hots: x}", "f.yaml: listen.hots: unknown key (expected one of host, port, tls)"),
+        ("listen: {tls: {certificate_file: c.pem}}", "f.yaml: listen.tls.key_file: is required"),
+        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, leader_failover_seconds, limits, listen, log_level, plugin_dirs, secrets, server_id)"),
         ("listen: {port: http}", "f.yaml: listen.port: expected an integer, found string"),
         ("listen: {port: 0}", "f.yaml: listen.port: expected a port number from 1 to 65535, found 0"),
         ("database: {url: 5}", "f.yaml: database.url: expected a string, found number"),

@@ -180,3 +180,44 @@ struct EndToEndTests {
         #expect(last.stderr.contains("adopted an attempt"), "the second server adopted the running attempt")
     }
 }
+
+/// `berth serve` over HTTPS, and the CLI trusting its certificate with `--ca-file`.
+@Suite("berth serve over TLS")
+struct TLSEndToEndTests {
+    @Test func servesHTTPSAndTheCLITrustsTheGivenCertificate() async throws {
+        let folder = try temporaryFolder("berth-tls")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let certificate = folder.appendingPathComponent("cert.pem").path
+        let key = folder.appendingPathComponent("key.pem").path
+        let openssl = try await Subprocess("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate,
+        ]).wait(timeout: 60)
+        try #require(openssl.status == 0, "\(openssl.stderr)")
+        let port = try freePort()
+        let configFile = folder.appendingPathComponent("berth.yaml")
+        try """
+            listen: {host: 127.0.0.1, port: \(port), tls: {certificate_file: \(certificate), key_file: \(key)}}
+            database: {url: null}
+            data_dir: \(folder.path)/data
+            hosts: []
+            """.write(to: configFile, atomically: true, encoding: .utf8)
+        let server = try Subprocess(Subprocess.berth, ["serve", "--config", configFile.path])
+        defer { server.signal(SIGKILL) }
+        let url = "https://127.0.0.1:\(port)"
+        for _ in 0..<600 where !server.stdout.contains("Berth is serving on \(url)") && server.process.isRunning {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(server.stdout.contains("Berth is serving on \(url)"), "\(server.stdout)\n\(server.stderr)")
+        let env = ["BERTH_URL": url, "BERTH_CONFIG": configFile.path]
+        let trusted = try await Subprocess.berth(["ps", "--ca-file", certificate], environment: env)
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        var viaEnvironment = env
+        viaEnvironment["BERTH_CA_FILE"] = certificate
+        #expect(try await Subprocess.berth(["hosts"], environment: viaEnvironment).status == 0)
+        let untrusted = try await Subprocess.berth(["ps"], environment: env)
+        #expect(untrusted.status != 0)
+        server.signal(SIGTERM)
+        #expect(try await server.wait(timeout: 60).status == 0)
+    }
+}

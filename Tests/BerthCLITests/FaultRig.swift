@@ -48,6 +48,7 @@ final class FaultRig {
                 default_host: local
                 log_level: info
                 leader_failover_seconds: \(failoverSeconds)
+                secrets: {key_file: \(folder.path)/secrets.key}
                 hosts:
                   - name: local
                     plugin: docker

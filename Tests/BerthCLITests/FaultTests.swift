@@ -240,7 +240,7 @@ struct FaultTests {
         }
     }
 
-    @Test("a server whose server_id differs from the one the database recorded refuses to start; one with none takes the recorded id", .sshdExclusive)
+    @Test("a server whose server_id or secrets key differs from the deployment's refuses to start; one with no server_id takes the recorded one", .sshdExclusive)
     func serverIDMustMatch() async throws {
         try await FaultRig.with(instances: 2) { rig in
             try await rig.start(0)
@@ -255,6 +255,14 @@ struct FaultTests {
                 .write(to: rig.configFile(1), atomically: true, encoding: .utf8)
             let second = try await rig.start(1)
             #expect(second.stderr.contains("server_id=\(rig.serverID)"), "\(second.stderr.prefix(2000))")
+            // Another secrets key than the deployment's is refused too.
+            let withoutSharedKey = try String(contentsOf: rig.configFile(1), encoding: .utf8)
+                .replacingOccurrences(of: "secrets: {key_file: \(rig.folder.path)/secrets.key}\n", with: "")
+            try withoutSharedKey.write(to: rig.configFile(1), atomically: true, encoding: .utf8)
+            try await rig.kill9(1)
+            let otherKey = try await Subprocess.berth(["serve", "--config", rig.configFile(1).path], timeout: 60)
+            #expect(otherKey.status == 1)
+            #expect(otherKey.stderr.contains("is not the deployment's"), "\(otherKey.stderr)")
         }
     }
 }

@@ -30,14 +30,14 @@ struct RuntimeFixture {
     /// Runs `body` with a supervisor over `hosts`, shut down afterwards. With `scheduling`, a
     /// scheduler (placing on the first host by default) leads before `body` starts.
     static func with(
-        hosts: [TargetHostConfiguration], maxConnections: Int = 4, scheduling: Bool = false,
+        hosts: [TargetHostConfiguration], maxConnections: Int = 4, scheduling: Bool = false, sealer: (any SecretSealer)? = nil,
         _ body: (RuntimeFixture) async throws -> Void
     ) async throws {
         try await TestServer.withStore(maxConnections: maxConnections) { store, _ in
             let plugins = PluginHost(configuration: PluginHostConfiguration(
                 hosts: hosts, serverID: "berth-test-" + TestEnvironment.uniqueID()))
             await plugins.start()
-            let supervisor = ExecutionSupervisor(store: store, plugins: plugins, logger: TestServer.logger)
+            let supervisor = ExecutionSupervisor(store: store, plugins: plugins, sealer: sealer, logger: TestServer.logger)
             var scheduler: Scheduler?
             var schedulerTask: Task<Void, Never>?
             if scheduling {

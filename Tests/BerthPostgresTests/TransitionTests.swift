@@ -93,10 +93,13 @@ extension PostgresTests {
         @Test("the deployment's server id is recorded by the first server and given to every later one")
         func deploymentServerID() async throws {
             try await TestServer.withStore { store, _ in
-                let first = try await store.deploymentServerID(proposing: "berth-a")
-                let second = try await store.deploymentServerID(proposing: "berth-b")
-                let again = try await store.deploymentServerID(proposing: "berth-a")
+                let first = try await store.deploymentFact(.serverID, proposing: "berth-a")
+                let second = try await store.deploymentFact(.serverID, proposing: "berth-b")
+                let again = try await store.deploymentFact(.serverID, proposing: "berth-a")
                 #expect([first, second, again] == ["berth-a", "berth-a", "berth-a"])
+                // Facts are kept apart.
+                #expect(try await store.deploymentFact(.secretsKeyID, proposing: "k1") == "k1")
+                #expect(try await store.deploymentFact(.secretsKeyID, proposing: "k2") == "k1")
             }
         }
 

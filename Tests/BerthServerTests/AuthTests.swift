@@ -233,3 +233,40 @@ struct HostPolicyTests {
         #expect(HostPolicy().violation(by: NewExecution(owner: "o", image: "anything")) == nil)
     }
 }
+
+/// Secret environment values over the API.
+@Suite("Secret environment over the API", .postgresServer)
+struct SecretEnvRouteTests {
+    @Test("secret_env values are accepted, never returned, stored sealed; names are shown; bad names are 422")
+    func secretsNeverReturned() async throws {
+        try await ServerHarness.run { h in
+            let secret = "hunter2-secret-value"
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "with-secret"]
+            let created = try await h.request(.post, "/v1/executions", json: ["image": "x", "env": ["PLAIN": "p"], "secret_env": ["API_KEY": .string(secret)]], headers: key)
+            #expect(created.status == .created)
+            #expect(!created.text.contains(secret))
+            let body = try created.json()
+            #expect(body["secret_env"] == ["API_KEY"])
+            #expect(body["env"] == ["PLAIN": "p"])
+            let id = try h.id(of: body)
+            for path in ["/v1/executions/\(id.uuidString)", "/v1/executions", "/v1/executions/\(id.uuidString)/events"] {
+                let answer = try await h.request(.get, path)
+                #expect(!answer.text.contains(secret), "\(path)")
+            }
+            let stored = try #require(try await h.store.execution(id: id))
+            #expect(stored.sealedSecretEnv.map { !String(decoding: $0, as: UTF8.self).contains(secret) } == true)
+            // The same submission replays; a different secret under the same key is a conflict.
+            let replay = try await h.request(.post, "/v1/executions", json: ["image": "x", "env": ["PLAIN": "p"], "secret_env": ["API_KEY": .string(secret)]], headers: key)
+            #expect(replay.status == .created && replay.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+            let other = try await h.request(.post, "/v1/executions", json: ["image": "x", "env": ["PLAIN": "p"], "secret_env": ["API_KEY": "other"]], headers: key)
+            try h.expectProblem(other, status: .conflict, code: "idempotency_key_reused")
+            for (json, field, code) in [
+                (["image": "x", "secret_env": ["1BAD": "v"]] as JSONValue, "secret_env.1BAD", "invalid_env_name"),
+                (["image": "x", "env": ["A": "1"], "secret_env": ["A": "2"]], "secret_env.A", "invalid_field"),
+                (["image": "x", "secret_env": ["A": 1]], "secret_env.A", "invalid_field"),
+            ] {
+                try h.expectProblem(try await h.request(.post, "/v1/executions", json: json), status: .unprocessableContent, code: code, field: field)
+            }
+        }
+    }
+}

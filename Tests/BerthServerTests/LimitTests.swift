@@ -134,3 +134,71 @@ struct LimitTests {
         return fd
     }
 }
+
+/// HTTPS for the API, with a certificate made by openssl for 127.0.0.1.
+@Suite("TLS for the API", .postgresServer)
+struct TLSTests {
+    /// A self-signed certificate for 127.0.0.1 and its key, in a new folder.
+    private static func makeCertificate() throws -> (folder: URL, certificate: String, key: String) {
+        let folder = try FileManager.default.url(
+            for: .itemReplacementDirectory, in: .userDomainMask, appropriateFor: URL(fileURLWithPath: "/tmp"), create: true)
+        let certificate = folder.appendingPathComponent("cert.pem").path
+        let key = folder.appendingPathComponent("key.pem").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate,
+        ]
+        openssl.standardOutput = FileHandle.nullDevice
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0)
+        return (folder, certificate, key)
+    }
+
+    @Test("with listen.tls the API answers over HTTPS to a client that trusts the certificate, and to no one else")
+    func https() async throws {
+        let (folder, certificate, key) = try Self.makeCertificate()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var configuration = ServerConfiguration(port: 0)
+        configuration.tls = ServerConfiguration.TLSFiles(certificateFile: certificate, keyFile: key)
+        try await ServerHarness.run(configuration: configuration, setup: .live) { h in
+            let port = try #require(h.client.port)
+            let pem = [UInt8](try #require(FileManager.default.contents(atPath: certificate)))
+            let trusting = BerthClient(baseURL: "https://127.0.0.1:\(port)", token: h.adminToken, certificateAuthorityPEM: pem)
+            #expect(await trusting.isReady())
+            let page = try await trusting.list()
+            #expect(page.executions.isEmpty)
+            // The system's authorities do not know this certificate; plain HTTP is not spoken.
+            let untrusting = BerthClient(baseURL: "https://127.0.0.1:\(port)", token: h.adminToken)
+            await #expect(throws: ClientError.self) { _ = try await untrusting.list() }
+            let plain = BerthClient(baseURL: "http://127.0.0.1:\(port)", token: h.adminToken)
+            await #expect(throws: ClientError.self) { _ = try await plain.list() }
+        }
+    }
+
+    @Test("a missing or unreadable certificate or key stops the setup with the file named")
+    func badFiles() async throws {
+        let (folder, certificate, key) = try Self.makeCertificate()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try await TestServer.withStore { store, _ in
+            let plugins = PluginHost(configuration: PluginHostConfiguration(hosts: [], serverID: "tls"))
+            let context = ServerContext(store: store, plugins: plugins, control: StoreCancellingControl(store: store))
+            for (files, named) in [
+                (ServerConfiguration.TLSFiles(certificateFile: folder.path + "/none.pem", keyFile: key), "/none.pem"),
+                (ServerConfiguration.TLSFiles(certificateFile: certificate, keyFile: certificate), certificate),
+            ] {
+                var configuration = ServerConfiguration(port: 0)
+                configuration.tls = files
+                do {
+                    _ = try await buildApplication(configuration: configuration, context: context, logger: TestServer.logger)
+                    Issue.record("set up with \(files)")
+                } catch let error as ServerSetupError {
+                    #expect(error.description.contains(named), "\(error)")
+                }
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import BerthCore
 import BerthPluginKit
 import BerthPostgres
+import BerthSecrets
 @testable import BerthServer
 import BerthTestSupport
 import Foundation
@@ -76,8 +77,9 @@ enum ServerHarness {
                 hosts: hosts, serverID: "t"))
             if startPlugins { await plugins.start() }
             let context = ServerContext(
-                store: store, plugins: plugins, control: control?(store) ?? StoreCancellingControl(store: store))
-            let app = await buildApplication(configuration: configuration, context: context, logger: TestServer.logger)
+                store: store, plugins: plugins, control: control?(store) ?? StoreCancellingControl(store: store),
+                sealer: try AESGCMSealer(keyBytes: (0..<32).map { _ in UInt8.random(in: 0...255) }))
+            let app = try await buildApplication(configuration: configuration, context: context, logger: TestServer.logger)
             let admin = try await Harness.makeToken(store, .admin, owner: "admin")
             do {
                 try await app.test(setup) { client in

@@ -36,6 +36,10 @@ public struct Execution: Sendable, Hashable, Codable, Identifiable {
     public var retry: RetryPolicy
     /// While `queued` for a retry: the scheduler does not place it before this time.
     public var notBefore: Date?
+    /// Secret environment variables, sealed; opened only to start an attempt.
+    public var sealedSecretEnv: [UInt8]?
+    /// The names of the secret environment variables.
+    public var secretEnvNames: [String] = []
     /// The current state.
     public var state: ExecutionState
     /// Why the execution entered its current state.

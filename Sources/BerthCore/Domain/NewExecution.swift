@@ -34,6 +34,10 @@ public struct NewExecution: Sendable, Hashable, Codable {
     public var priority: Int
     /// When a failed or lost attempt is tried again.
     public var retry: RetryPolicy
+    /// Secret environment variables, sealed by the API's ``SecretSealer``; `nil` for none.
+    public var sealedSecretEnv: [UInt8]?
+    /// The names of the secret environment variables (their values never leave the seal).
+    public var secretEnvNames: [String]
 
     /// Creates a submission.
     /// - Parameters:
@@ -52,6 +56,8 @@ public struct NewExecution: Sendable, Hashable, Codable {
     ///   - timeoutSeconds: Wall-clock limit for one attempt.
     ///   - priority: Higher runs first.
     ///   - retry: When a failed or lost attempt is tried again.
+    ///   - sealedSecretEnv: The sealed secret environment.
+    ///   - secretEnvNames: The secret variables' names.
     public init(
         id: UUID? = nil,
         name: String? = nil,
@@ -67,7 +73,9 @@ public struct NewExecution: Sendable, Hashable, Codable {
         memoryBytes: Int64? = nil,
         timeoutSeconds: Int? = nil,
         priority: Int = 0,
-        retry: RetryPolicy = .none
+        retry: RetryPolicy = .none,
+        sealedSecretEnv: [UInt8]? = nil,
+        secretEnvNames: [String] = []
     ) {
         self.id = id
         self.name = name
@@ -84,5 +92,7 @@ public struct NewExecution: Sendable, Hashable, Codable {
         self.timeoutSeconds = timeoutSeconds
         self.priority = priority
         self.retry = retry
+        self.sealedSecretEnv = sealedSecretEnv
+        self.secretEnvNames = secretEnvNames
     }
 }

@@ -62,6 +62,8 @@ public actor ExecutionSupervisor {
     let plugins: PluginHost
     let options: Options
     let logger: Logger
+    /// Opens sealed secret environments when an attempt starts.
+    let sealer: (any SecretSealer)?
     var trackers: [AttemptKey: Tracker] = [:]
     private var eventTasks: [Task<Void, Never>] = []
     /// Whether this supervisor supervises now (between ``start()`` and ``shutdown()``).
@@ -71,11 +73,16 @@ public actor ExecutionSupervisor {
     /// Hosts being reconciled now, and whether another pass was asked for meanwhile.
     var reconciling: [String: Bool] = [:]
 
-    /// A supervisor writing to `store` through the hosts of `plugins`.
-    public init(store: any Store, plugins: PluginHost, options: Options = Options(), logger: Logger = Logger(label: "berth.supervisor")) {
+    /// A supervisor writing to `store` through the hosts of `plugins`, opening secret
+    /// environments with `sealer`.
+    public init(
+        store: any Store, plugins: PluginHost, options: Options = Options(), sealer: (any SecretSealer)? = nil,
+        logger: Logger = Logger(label: "berth.supervisor")
+    ) {
         self.store = store
         self.plugins = plugins
         self.options = options
+        self.sealer = sealer
         self.logger = logger
     }
 
@@ -176,9 +183,22 @@ public actor ExecutionSupervisor {
         let host = tracker.host
         let backend = tracker.backend
         let attempt = key.attempt
+        var env = execution.env
+        if let sealed = execution.sealedSecretEnv {
+            // Opened only here, into the spec for the plugin; never logged.
+            do throws(SecretError) {
+                guard let sealer else { throw SecretError("this server holds no secrets key") }
+                env.merge(try sealer.openEnvironment(sealed)) { _, secret in secret }
+            } catch {
+                if trackers[key] === tracker { trackers[key] = nil }
+                let failure = ExecutionFailure(code: "secret_unavailable", message: "the secret environment cannot be opened: \(error.description)")
+                await endAttempt(key, from: .starting, to: .failed, failure, logger: logger)
+                return
+            }
+        }
         let spec = ExecutionSpec(
             executionID: execution.id.uuidString.lowercased(), attempt: attempt, image: execution.image,
-            command: execution.command, args: execution.args, env: execution.env, workingDir: execution.workingDir,
+            command: execution.command, args: execution.args, env: env, workingDir: execution.workingDir,
             labels: execution.labels, cpus: execution.cpus, memoryBytes: execution.memoryBytes,
             timeoutSeconds: execution.timeoutSeconds)
         let handle: RuntimeHandle

@@ -7,6 +7,16 @@ public import Foundation
 /// quick and pure: the rows stay locked while it runs.
 public typealias Placement = @Sendable ([Execution]) -> [UUID: String]
 
+/// A fact about the deployment, kept in the Store, that every server sharing it must agree on.
+public enum DeploymentFact: String, Sendable, CaseIterable {
+    /// The `berth.server` label of every runtime object: each server's reconciliation must see
+    /// the objects the others started.
+    case serverID = "server_id"
+    /// The id of the key that seals secret values (``SecretSealer/keyID``): a server with
+    /// another key could not open them.
+    case secretsKeyID = "secrets_key_id"
+}
+
 /// Durable state of Berth: executions, their events, attempts, logs and hosts.
 ///
 /// Every state change goes through ``transition(_:from:to:reason:changes:)``: one conditional
@@ -130,11 +140,9 @@ public protocol Store: Sendable {
     /// - Parameter limit: At most this many.
     func runningWithTimeout(limit: Int) async throws(StoreError) -> [Execution]
 
-    /// The server id of the deployment (the `berth.server` label of its runtime objects): the
-    /// one recorded by the first server that asked, which records `proposed` when none is.
-    /// Every server sharing the Store must use it, so that each one's reconciliation sees the
-    /// objects the others started.
-    func deploymentServerID(proposing proposed: String) async throws(StoreError) -> String
+    /// A fact every server of the deployment must agree on (``DeploymentFact``): the value
+    /// recorded by the first server that asked, which records `proposed` when none is.
+    func deploymentFact(_ fact: DeploymentFact, proposing proposed: String) async throws(StoreError) -> String
 
     // MARK: API tokens (see docs/security.md)
 

@@ -10,7 +10,7 @@ enum ExecutionRow {
                e.cpus, e.memory_bytes, e.timeout_seconds, e.priority, e.state, e.state_reason,
                e.exit_code, e.error_code, e.error_message, e.attempts,
                e.max_attempts, e.retry_on_exit_codes::text AS retry_on_exit_codes, e.retry_backoff_seconds,
-               berth_us(e.not_before) AS not_before_us,
+               berth_us(e.not_before) AS not_before_us, e.secret_env, e.secret_env_names::text AS secret_env_names,
                berth_us(e.created_at) AS created_us, berth_us(e.updated_at) AS updated_us,
                berth_us(e.started_at) AS started_us, berth_us(e.finished_at) AS finished_us,
                a.number AS attempt_number, a.host AS attempt_host, a.runtime_handle AS attempt_handle,
@@ -39,7 +39,7 @@ enum ExecutionRow {
                 finishedAt: try row.date(micros: "attempt_finished_us")
             )
         }
-        return Execution(
+        var execution = Execution(
             id: id,
             name: try row.text("name"),
             owner: try row.string("owner"),
@@ -71,6 +71,9 @@ enum ExecutionRow {
             startedAt: try row.date(micros: "started_us"),
             finishedAt: try row.date(micros: "finished_us")
         )
+        execution.sealedSecretEnv = try row.bytes("secret_env")
+        execution.secretEnvNames = try row.json([String].self, "secret_env_names") ?? []
+        return execution
     }
 
     /// The cursor of a row selected with ``selectFrom``.

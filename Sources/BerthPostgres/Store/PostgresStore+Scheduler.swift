@@ -74,19 +74,19 @@ extension PostgresStore {
         }
     }
 
-    /// Inserts `server_id` into `deployment` unless a row exists, and returns the row's value.
-    public func deploymentServerID(proposing proposed: String) async throws(StoreError) -> String {
-        try await perform("deployment_server_id") {
+    /// Inserts the fact into `deployment` unless a row exists, and returns the row's value.
+    public func deploymentFact(_ fact: DeploymentFact, proposing proposed: String) async throws(StoreError) -> String {
+        try await perform("deployment_fact") {
             let rows = try await pool.withConnection { connection in
                 try await connection.query(
                     """
                     WITH inserted AS (
-                        INSERT INTO deployment (key, value) VALUES ('server_id', $1)
+                        INSERT INTO deployment (key, value) VALUES ($1, $2)
                         ON CONFLICT (key) DO NOTHING RETURNING value
                     )
-                    SELECT value FROM inserted UNION ALL SELECT value FROM deployment WHERE key = 'server_id'
+                    SELECT value FROM inserted UNION ALL SELECT value FROM deployment WHERE key = $1
                     """,
-                    [PostgresBind(proposed)]
+                    [PostgresBind(fact.rawValue), PostgresBind(proposed)]
                 )
             }
             return try rows.first?.string("value") ?? proposed
