@@ -11,6 +11,8 @@ struct API: Sendable {
     let context: ServerContext
     /// The open log follows per token.
     let follows: FollowLimiter
+    /// `GET /openapi.json`, made once for this server's hosts.
+    let openAPIDocument: JSONValue
 
     /// Handles `operation`: authenticates the request (unless the route is public), checks that
     /// the token's role may call the route, refuses query parameters it does not declare, and
@@ -45,7 +47,7 @@ struct API: Sendable {
         case (.listPlugins, _): return JSONBody.response(["items": .array(await SystemStatus.plugins(self.context.plugins))])
         case (.healthz, _): return JSONBody.response(["status": "alive"])
         case (.readyz, _): return try await SystemStatus.ready(self.context, logger: context.logger)
-        case (.openAPI, _): return JSONBody.response(OpenAPIDocument.document)
+        case (.openAPI, _): return JSONBody.response(openAPIDocument)
         case (.createToken, _): return try await createToken(request, context: context)
         case (.listTokens, _): return try await listTokens()
         case (.revokeToken, _): return try await revokeToken(context)
@@ -128,7 +130,12 @@ struct API: Sendable {
         }
         query.host = parameters["host"].map(String.init)
         query.name = parameters["name"].map(String.init)
+        // No stored text holds NUL, so no filter with one can match, and the database refuses it.
+        for (field, value) in [("host", query.host), ("name", query.name)] where value?.unicodeScalars.contains("\u{0}") == true {
+            throw Problem.invalid(field, "must not contain NUL characters")
+        }
         for value in parameters[values: "label"] {
+            guard !value.unicodeScalars.contains("\u{0}") else { throw Problem.invalid("label", "must not contain NUL characters") }
             guard let equals = value.firstIndex(of: "="), equals != value.startIndex else {
                 throw Problem.invalid("label", "expected key=value, found '\(value)'")
             }
@@ -140,7 +147,7 @@ struct API: Sendable {
             }
             query.limit = limit
         }
-        if let token = parameters["after"] {
+        if let token = parameters["after"], !token.isEmpty {
             guard let cursor = ExecutionCursor(token: String(token)) else {
                 throw Problem.invalid("after", "not a cursor from a previous page's 'next'", code: "invalid_cursor")
             }

@@ -4,6 +4,7 @@ import HummingbirdTLS
 import NIOCore
 import NIOSSL
 public import Logging
+import BerthCore
 
 /// Builds the REST application: what `berth serve` runs and what the tests drive.
 ///
@@ -74,7 +75,9 @@ func buildRouter(configuration: ServerConfiguration, context: ServerContext) -> 
     let router = Router(context: BasicRequestContext.self)
     // Added first, so it wraps every route and the router's "not found" responder.
     router.add(middleware: ProblemMiddleware<BasicRequestContext>())
-    let api = API(configuration: configuration, context: context, follows: FollowLimiter(limit: configuration.maxLogFollowsPerToken))
+    let api = API(
+        configuration: configuration, context: context, follows: FollowLimiter(limit: configuration.maxLogFollowsPerToken),
+        openAPIDocument: OpenAPIDocument.document(targetHosts: context.plugins.configuration.hosts.map(\.name)))
     for route in APIRoute.all {
         let operation = route.operation
         router.on(RouterPath(route.path), method: route.method) { request, requestContext in

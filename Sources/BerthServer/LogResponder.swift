@@ -40,7 +40,8 @@ struct LogResponder: Sendable {
         }
         var since: Date?
         if let text = parameters["since"] {
-            guard let timestamp = Timestamp(rfc3339: String(text)) else {
+            // A bound far in the past or future means "all" or "nothing", not an error.
+            guard let timestamp = Timestamp(rfc3339: String(text), clamping: true) else {
                 throw Problem.invalid("since", "expected an RFC 3339 time such as 2026-11-25T12:00:00Z, found '\(text)'")
             }
             since = Wire.date(timestamp)

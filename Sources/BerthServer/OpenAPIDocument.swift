@@ -4,8 +4,26 @@ import HTTPTypes
 
 /// The OpenAPI 3.1 document of the API, generated from the route table (``APIRoute/all``).
 enum OpenAPIDocument {
-    /// The document.
-    static let document: JSONValue = make(routes: APIRoute.all)
+    /// The document of this server: `target_host` lists the configured hosts (an empty list
+    /// leaves it open).
+    static func document(targetHosts: [String]) -> JSONValue {
+        var document = make(routes: APIRoute.all)
+        guard !targetHosts.isEmpty,
+              case .object(var root) = document, case .object(var components) = root["components"],
+              case .object(var schemas) = components["schemas"], case .object(var submission) = schemas["Submission"],
+              case .object(var properties) = submission["properties"]
+        else { return document }
+        properties["target_host"] = [
+            "type": ["string", "null"], "enum": .array(targetHosts.map { .string($0) } + [.null]),
+            "description": "A configured target host; omitted: the server's default host, or any",
+        ]
+        submission["properties"] = .object(properties)
+        schemas["Submission"] = .object(submission)
+        components["schemas"] = .object(schemas)
+        root["components"] = .object(components)
+        document = .object(root)
+        return document
+    }
 
     static func make(routes: [APIRoute]) -> JSONValue {
         var paths: [String: JSONValue] = [:]
@@ -95,12 +113,34 @@ enum OpenAPIDocument {
         ]
     }
 
+    /// The object schema with `null` allowed for every member it does not require: the API
+    /// reads a `null` member as an absent one.
+    private static func optionalMembersNullable(_ schema: JSONValue) -> JSONValue {
+        guard case .object(var root) = schema, case .object(var properties) = root["properties"] else { return schema }
+        let required = Set(root["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        for (name, property) in properties where !required.contains(name) {
+            guard case .object(var member) = property else { continue }
+            switch member["type"] {
+            case .string(let type)?: member["type"] = [.string(type), "null"]
+            case .array(let types)? where !types.contains("null"): member["type"] = .array(types + ["null"])
+            default: break
+            }
+            properties[name] = .object(member)
+        }
+        root["properties"] = .object(properties)
+        return .object(root)
+    }
+
     private static func nullable(_ type: String, _ extra: [String: JSONValue] = [:]) -> JSONValue {
         var schema = extra
         schema["type"] = [.string(type), "null"]
         return .object(schema)
     }
 
+    /// Text without control characters (Unicode category Cc).
+    private static let noControls: JSONValue = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    /// Text without NUL.
+    private static let noNUL: JSONValue = "^[^\\u0000]*$"
     private static let tokenProperties: [String: JSONValue] = [
         "id": ["type": "string", "format": "uuid"],
         "name": ["type": "string"],
@@ -120,29 +160,29 @@ enum OpenAPIDocument {
 
     static let schemas: [String: JSONValue] = [
         "State": ["type": "string", "enum": .array(ExecutionState.allCases.map { .string($0.rawValue) })],
-        "Submission": object([
-            "image": ["type": "string", "minLength": 1, "description": "The container image reference"],
-            "command": ["type": ["array", "null"], "items": ["type": "string"], "description": "Overrides the image's entry point"],
-            "args": strings,
-            "env": ["type": "object", "propertyNames": ["pattern": "^[A-Za-z_][A-Za-z0-9_]*$"], "additionalProperties": ["type": "string"]],
-            "working_dir": nullable("string"),
-            "target_host": nullable("string", ["description": "A configured target host; omitted: the server's default host, or any"]),
-            "labels": stringMap,
+        "Submission": optionalMembersNullable(object([
+            "image": ["type": "string", "minLength": 1, "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$", "description": "The container image reference"],
+            "command": ["type": ["array", "null"], "items": ["type": "string", "pattern": noNUL], "description": "Overrides the image's entry point"],
+            "args": ["type": "array", "items": ["type": "string", "pattern": noNUL]],
+            "env": ["type": "object", "propertyNames": ["pattern": "^[A-Za-z_][A-Za-z0-9_]*$"], "additionalProperties": ["type": "string", "pattern": noNUL]],
+            "working_dir": nullable("string", ["pattern": noNUL]),
+            "target_host": nullable("string", ["minLength": 1, "pattern": noControls, "description": "A configured target host; omitted: the server's default host, or any"]),
+            "labels": ["type": "object", "propertyNames": ["minLength": 1, "pattern": noControls], "additionalProperties": ["type": "string", "pattern": noControls]],
             "cpus": nullable("number", ["exclusiveMinimum": 0]),
-            "memory_mb": nullable("integer", ["exclusiveMinimum": 0]),
-            "timeout_seconds": nullable("integer", ["exclusiveMinimum": 0]),
+            "memory_mb": nullable("integer", ["exclusiveMinimum": 0, "maximum": .number(Double(Int64.max >> 20))]),
+            "timeout_seconds": nullable("integer", ["exclusiveMinimum": 0, "maximum": .number(Double(Int32.max))]),
             "priority": ["type": "integer", "minimum": -1000, "maximum": 1000, "default": 0],
-            "name": nullable("string"),
+            "name": nullable("string", ["pattern": noControls]),
             "max_attempts": ["type": "integer", "minimum": 1, "maximum": 100, "default": 1,
                              "description": "Attempts allowed, the first included; a lost attempt, an engine failure and a listed exit code are retried"],
             "retry_on_exit_codes": ["type": "array", "items": ["type": "integer", "minimum": 1, "maximum": 255],
                                     "description": "Non-zero exit codes that are retried (others are final)"],
             "retry_backoff_seconds": ["type": "number", "minimum": 0, "maximum": 3600, "default": 2,
                                       "description": "Wait before the first retry; doubles for each one after"],
-            "secret_env": ["type": "object", "propertyNames": ["pattern": "^[A-Za-z_][A-Za-z0-9_]*$"], "additionalProperties": ["type": "string"],
-                           "writeOnly": true,
+            "secret_env": ["type": "object", "propertyNames": ["pattern": "^[A-Za-z_][A-Za-z0-9_]*$"],
+                           "additionalProperties": ["type": "string", "pattern": noNUL], "writeOnly": true,
                            "description": "Environment variables whose values are sealed at rest (AES-256-GCM) and never returned or logged"],
-        ], required: ["image"]),
+        ], required: ["image"])),
         "Execution": object([
             "id": ["type": "string", "format": "uuid"],
             "name": nullable("string"),
@@ -180,10 +220,11 @@ enum OpenAPIDocument {
             "created_at", "updated_at", "started_at", "finished_at",
         ]),
         "TokenRequest": object([
-            "name": ["type": "string", "minLength": 1, "maxLength": 100, "description": "A name for people"],
+            "name": ["type": "string", "pattern": noControls, "minLength": 1, "maxLength": 100, "description": "A name for people"],
             "role": ["type": "string", "enum": .array(APIRole.allCases.map { .string($0.rawValue) })],
-            "owner": ["type": "string", "minLength": 1, "maxLength": 100, "description": "Whose executions it submits and sees (default: the name)"],
-            "expires_in_seconds": ["type": "integer", "minimum": 1, "maximum": 315_360_000],
+            "owner": ["type": ["string", "null"], "pattern": noControls, "minLength": 1, "maxLength": 100,
+                      "description": "Whose executions it submits and sees (default: the name)"],
+            "expires_in_seconds": ["type": ["integer", "null"], "minimum": 1, "maximum": 315_360_000, "description": "null or absent: never"],
         ], required: ["name", "role"]),
         "Token": object(tokenProperties, required: tokenRequired),
         "NewToken": object(tokenProperties.merging(["token": ["type": "string", "description": "The secret; shown only in this answer"]]) { $1 },

@@ -72,9 +72,18 @@ extension Problem {
         Problem(.notFound, code: "execution_not_found", title: "Execution not found", detail: "no execution has id '\(id)'")
     }
 
-    /// 404: no route for this method and path.
+    /// 404: no route for this path; 405 with `Allow` when the path has routes for other methods.
     static func routeNotFound(method: HTTPRequest.Method, path: String) -> Problem {
-        Problem(.notFound, code: "route_not_found", title: "Route not found", detail: "no route for \(method.rawValue) \(path)")
+        let allowed = APIRoute.methods(forPath: path)
+        guard !allowed.isEmpty else {
+            return Problem(.notFound, code: "route_not_found", title: "Route not found", detail: "no route for \(method.rawValue) \(path)")
+        }
+        let names = allowed.map(\.rawValue).joined(separator: ", ")
+        var problem = Problem(
+            .methodNotAllowed, code: "method_not_allowed", title: "Method not allowed",
+            detail: "\(path) takes \(names), not \(method.rawValue)")
+        problem.headers[.allow] = names
+        return problem
     }
 
     /// 400: the body is not JSON.

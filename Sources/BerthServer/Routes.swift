@@ -52,6 +52,22 @@ struct APIRoute: Sendable {
     /// Whether the path has an `{id}` parameter.
     var hasIDParameter: Bool { path.contains("{id}") }
 
+    /// The methods the route table has for a request path (`{id}` matches any one segment),
+    /// in table order.
+    static func methods(forPath requestPath: String) -> [HTTPRequest.Method] {
+        let segments = requestPath.split(separator: "/", omittingEmptySubsequences: false)
+        var methods: [HTTPRequest.Method] = []
+        for route in all {
+            let template = route.path.split(separator: "/", omittingEmptySubsequences: false)
+            guard template.count == segments.count,
+                  zip(template, segments).allSatisfy({ $0 == "{id}" ? !$1.isEmpty : $0 == $1 }),
+                  !methods.contains(route.method)
+            else { continue }
+            methods.append(route.method)
+        }
+        return methods
+    }
+
     /// What the route does, in words, for a 403 (its summary up to the first `;`).
     var forbiddenAction: String {
         let first = summary.split(separator: ";").first.map(String.init) ?? summary
@@ -78,7 +94,7 @@ extension APIRoute {
             headers: [QueryParameter(
                 name: "Idempotency-Key",
                 description: "Makes retries safe: a second submission with the same key returns the execution the first one created (at most 255 characters)",
-                schema: string)],
+                schema: ["type": "string", "minLength": 1, "maxLength": 255])],
             requestBody: ref("Submission"),
             roles: writers,
             responses: [
@@ -99,13 +115,15 @@ extension APIRoute {
             query: [
                 QueryParameter(name: "state", description: "Only these states; repeat the parameter or separate with commas",
                                schema: ["type": "array", "items": ref("State")], repeatable: true),
-                QueryParameter(name: "host", description: "Only executions placed on, or asking for, this host", schema: string),
+                QueryParameter(name: "host", description: "Only executions placed on, or asking for, this host",
+                               schema: ["type": "string", "pattern": "^[^\\u0000]*$"]),
                 QueryParameter(name: "label", description: "Only executions with this label, as `key=value`; repeatable (all must match)",
-                               schema: ["type": "array", "items": ["type": "string", "pattern": "^[^=]+=.*$"]], repeatable: true),
-                QueryParameter(name: "name", description: "Only executions with exactly this name", schema: string),
+                               schema: ["type": "array", "items": ["type": "string", "pattern": "^[^=\\u0000][^\\u0000]*=[^\\u0000]*$"]], repeatable: true),
+                QueryParameter(name: "name", description: "Only executions with exactly this name", schema: ["type": "string", "pattern": "^[^\\u0000]*$"]),
                 QueryParameter(name: "limit", description: "Page size, 1 to 500 (default 50)",
                                schema: ["type": "integer", "minimum": 1, "maximum": 500, "default": 50]),
-                QueryParameter(name: "after", description: "The `next` cursor of the previous page", schema: string),
+                QueryParameter(name: "after", description: "The `next` cursor of the previous page (empty: the first page)",
+                               schema: ["type": "string", "pattern": "^(-?[0-9]{1,19}_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"]),
             ],
             responses: [RouteResponse(status: 200, description: "One page", content: json("ExecutionList")), invalid, unavailable]),
         APIRoute(

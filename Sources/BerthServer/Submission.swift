@@ -74,6 +74,7 @@ struct Submission: Sendable, Equatable {
         name = try reader.optionalString("name")
         retry = try Self.retryPolicy(reader)
         secretEnv = try reader.optionalStringMap("secret_env") ?? [:]
+        try checkText()
         for key in secretEnv.keys.sorted() {
             guard Self.isEnvironmentName(key) else {
                 throw Problem.invalid(
@@ -83,6 +84,28 @@ struct Submission: Sendable, Equatable {
             guard env[key] == nil else {
                 throw Problem.invalid("secret_env.\(key)", "is also in env; a variable is either plain or secret")
             }
+        }
+    }
+
+    /// No string may hold NUL (no process argument, variable or database text can); names and
+    /// labels hold no control character at all.
+    private func checkText() throws(Problem) {
+        func refuse(_ text: String, _ field: String, controls: Bool = false) throws(Problem) {
+            for scalar in text.unicodeScalars where scalar.value == 0 || (controls && scalar.properties.generalCategory == .control) {
+                throw Problem.invalid(field, controls ? "must not contain control characters" : "must not contain NUL characters")
+            }
+        }
+        try refuse(image, "image")
+        for (index, part) in (command ?? []).enumerated() { try refuse(part, "command[\(index)]") }
+        for (index, part) in args.enumerated() { try refuse(part, "args[\(index)]") }
+        for (key, value) in env.sorted(by: { $0.key < $1.key }) { try refuse(value, "env.\(key)") }
+        for (key, value) in secretEnv.sorted(by: { $0.key < $1.key }) { try refuse(value, "secret_env.\(key)") }
+        if let workingDir { try refuse(workingDir, "working_dir") }
+        if let targetHost { try refuse(targetHost, "target_host", controls: true) }
+        if let name { try refuse(name, "name", controls: true) }
+        for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
+            try refuse(key, "labels", controls: true)
+            try refuse(value, "labels.\(key)", controls: true)
         }
     }
 

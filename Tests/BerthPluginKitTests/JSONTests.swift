@@ -55,6 +55,12 @@ struct TimestampTests {
         #expect(Timestamp(rfc3339: "1970-01-01T00:00:00Z")?.nanosecondsSinceEpoch == 0)
         #expect(Timestamp(rfc3339: "1969-12-31T23:59:59.9Z")?.rfc3339 == "1969-12-31T23:59:59.9Z")
         #expect(Timestamp(rfc3339: "2024-02-29T00:00:00Z")?.rfc3339 == "2024-02-29T00:00:00Z")
+        // Outside what Int64 nanoseconds hold: not a time (found by schemathesis: it used to trap).
+        #expect(Timestamp(rfc3339: "0500-12-26T14:24:11+02:01") == nil)
+        #expect(Timestamp(rfc3339: "9999-12-31T23:59:59Z") == nil)
+        #expect(Timestamp(rfc3339: "1678-01-01T00:00:00Z") != nil)
+        #expect(Timestamp(rfc3339: "2262-04-11T23:47:17Z") == nil)
+        #expect(Timestamp(rfc3339: "2262-04-11T23:47:17Z", clamping: true)?.nanosecondsSinceEpoch == .max)
     }
 
     @Test("rejects what is not RFC 3339", arguments: [

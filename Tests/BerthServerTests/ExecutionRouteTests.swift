@@ -153,6 +153,10 @@ extension ServerTests {
             try h.expectProblem(try await h.request(.get, "/v1/executions?after=nope"), status: .unprocessableContent, code: "invalid_cursor", field: "after")
             try h.expectProblem(try await h.request(.get, "/v1/executions?state=bogus"), status: .unprocessableContent, code: "invalid_field", field: "state")
             try h.expectProblem(try await h.request(.get, "/v1/executions?label=novalue"), status: .unprocessableContent, code: "invalid_field", field: "label")
+            // NUL in a filter: 422 naming it, not a 500 from the database (found by schemathesis).
+            for (query, field) in [("host=a%00b", "host"), ("name=%00", "name"), ("label=k%00=v", "label")] {
+                try h.expectProblem(try await h.request(.get, "/v1/executions?\(query)"), status: .unprocessableContent, code: "invalid_field", field: field)
+            }
             try h.expectProblem(try await h.request(.get, "/v1/executions?states=queued"), status: .unprocessableContent, code: "unknown_parameter", field: "states")
         }
     }
@@ -210,6 +214,13 @@ extension ServerTests {
                 (["image": "x", "retry_backoff_seconds": -1], "retry_backoff_seconds", "out_of_range"),
                 (["image": "x", "retry_backoff_seconds": 3601], "retry_backoff_seconds", "out_of_range"),
                 (["image": "x", "colour": "red"], "colour", "unknown_field"),
+                // NUL nowhere (the database and argv cannot hold it); no control characters in names and labels.
+                (["image": "x", "args": ["ok", "a\u{0}b"]], "args[1]", "invalid_field"),
+                (["image": "x", "env": ["A": "\u{0}"]], "env.A", "invalid_field"),
+                (["image": "x\u{0}"], "image", "invalid_field"),
+                (["image": "x", "name": "a\u{7}"], "name", "invalid_field"),
+                (["image": "x", "labels": ["k": "v\u{1b}[31m"]], "labels.k", "invalid_field"),
+                (["image": "x", "labels": ["k\u{0}": "v"]], "labels", "invalid_field"),
                 (["image": "x", "args": "ls"], "args", "invalid_field"),
                 (["image": "x", "args": ["ok", 2]], "args[1]", "invalid_field"),
                 (["image": "x", "labels": ["k": true]], "labels.k", "invalid_field"),
@@ -261,7 +272,15 @@ extension ServerTests {
             try h.expectProblem(try await h.request(.post, "/v1/executions/\(random)/cancel"), status: .notFound, code: "execution_not_found")
             try h.expectProblem(try await h.request(.get, "/v1/executions/not-a-uuid"), status: .notFound, code: "execution_not_found")
             try h.expectProblem(try await h.request(.get, "/v2/nothing"), status: .notFound, code: "route_not_found")
-            try h.expectProblem(try await h.request(.delete, "/v1/executions"), status: .notFound, code: "route_not_found")
+            // A known path with a method it does not take: 405 naming the methods it does.
+            let wrongMethod = try await h.request(.delete, "/v1/executions")
+            try h.expectProblem(wrongMethod, status: .methodNotAllowed, code: "method_not_allowed")
+            #expect(wrongMethod.headers[.allow] == "POST, GET")
+            let wrongOnID = try await h.request(.put, "/v1/executions/\(UUID().uuidString)/cancel", as: .anonymous)
+            try h.expectProblem(wrongOnID, status: .methodNotAllowed, code: "method_not_allowed")
+            #expect(wrongOnID.headers[.allow] == "POST")
+            // An empty cursor is the first page.
+            #expect(try await h.request(.get, "/v1/executions?after=").status == .ok)
         }
     }
 

@@ -39,8 +39,15 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     public var description: String { rfc3339 }
 
     /// Parses an RFC 3339 date-time (`2026-11-25T11:45:09.46Z`, `…+01:00`), any number of
-    /// fractional digits (beyond nine are ignored). Returns nil when `text` is not one.
+    /// fractional digits (beyond nine are ignored). Returns nil when `text` is not one, or is
+    /// outside what nanoseconds in an `Int64` hold (years 1678 to 2261).
     public init?(rfc3339 text: String) {
+        self.init(rfc3339: text, clamping: false)
+    }
+
+    /// Parses like ``init(rfc3339:)``, but a time outside years 1678 to 2261 becomes the
+    /// earliest or latest ``Timestamp`` instead of `nil`: for bounds such as "since".
+    public init?(rfc3339 text: String, clamping: Bool) {
         let bytes = Array(text.utf8)
         guard bytes.count >= 20 else { return nil }
         func digits(_ start: Int, _ count: Int) -> Int64? {
@@ -86,7 +93,15 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         }
         let days = Self.daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-        self.nanosecondsSinceEpoch = seconds * 1_000_000_000 + nanos
+        // Nanoseconds in an Int64 reach from 1677 to 2262: a time outside is not one.
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, overflowAgain) = scaled.addingReportingOverflow(nanos)
+        guard !overflow, !overflowAgain else {
+            guard clamping else { return nil }
+            self.nanosecondsSinceEpoch = seconds < 0 ? .min : .max
+            return
+        }
+        self.nanosecondsSinceEpoch = total
     }
 
     /// The time as RFC 3339 in UTC, with as many fractional digits as needed (up to nine).
