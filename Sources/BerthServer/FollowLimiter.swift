@@ -37,9 +37,6 @@ final class FollowLimiter: Sendable {
         return granted ? Permit(limiter: self, token: token) : nil
     }
 
-    /// How many follows `token` holds open now.
-    func count(_ token: UUID) -> Int { open.withLock { $0[token, default: 0] } }
-
     private func release(_ token: UUID) {
         open.withLock { open in
             let left = open[token, default: 1] - 1

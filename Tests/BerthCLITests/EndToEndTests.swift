@@ -187,13 +187,7 @@ struct TLSEndToEndTests {
     @Test func servesHTTPSAndTheCLITrustsTheGivenCertificate() async throws {
         let folder = try temporaryFolder("berth-tls")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let certificate = folder.appendingPathComponent("cert.pem").path
-        let key = folder.appendingPathComponent("key.pem").path
-        let openssl = try await Subprocess("/usr/bin/openssl", [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate,
-        ]).wait(timeout: 60)
-        try #require(openssl.status == 0, "\(openssl.stderr)")
+        let (certificate, key) = try TestCertificate.make(in: folder)
         let port = try freePort()
         let configFile = folder.appendingPathComponent("berth.yaml")
         try """

@@ -48,11 +48,6 @@ public struct APIToken: Sendable, Hashable, Identifiable {
         self.expiresAt = expiresAt
         self.revokedAt = revokedAt
     }
-
-    /// Whether it lets a request in at `date`: not revoked and not expired.
-    public func isValid(at date: Date = Date()) -> Bool {
-        revokedAt == nil && (expiresAt.map { date < $0 } ?? true)
-    }
 }
 
 /// A token to store: its record and the SHA-256 (hex) of its secret.
