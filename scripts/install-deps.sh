@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that Berth needs to build and to run its tests.
+# Installs the Debian packages that Berth needs to build and to run its tests, and the test tools
+# that come from PyPI (scripts/python-tools.sh: Schemathesis, pinned, in a virtual environment).
 #
-# Idempotent: when every package is already installed it does nothing (and needs no root), so
+# Idempotent: when everything is already installed it does nothing (and needs no root), so
 # scripts/test.sh can call it on every run. Swift itself is not installed here: it is expected
 # at /opt/swift (or on PATH).
 #
@@ -28,6 +29,7 @@ PACKAGES=(
     # Tools the tests call.
     socat              # a socket proxy the Docker tests cut to take the engine away
     gcc                # cc builds the deliberately broken test plugins
+    python3-venv       # a virtual environment for Schemathesis (from PyPI), the API fuzzer
     # Tools the scripts call.
     curl               # waits for the registries
     iproute2           # ss: finds free ports
@@ -37,6 +39,9 @@ PACKAGES=(
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
+
+# shellcheck source=python-tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/python-tools.sh"
 
 # Prints the packages of PACKAGES that are not fully installed ("ii" in dpkg's database).
 missing_packages() {
@@ -61,7 +66,7 @@ as_root() {
     fi
 }
 
-main() {
+install_packages() {
     if ! command -v dpkg-query >/dev/null 2>&1; then
         log "this script installs Debian packages; dpkg-query is missing, so this is not Debian"
         exit 1
@@ -70,7 +75,7 @@ main() {
     local -a missing
     mapfile -t missing < <(missing_packages)
     if [[ ${#missing[@]} -eq 0 ]]; then
-        log "all ${#PACKAGES[@]} packages already installed"
+        log "all ${#PACKAGES[@]} Debian packages already installed"
         return 0
     fi
     log "installing: ${missing[*]}"
@@ -107,6 +112,30 @@ main() {
     if [[ $rc -ne 0 ]]; then
         log "apt-get install exited $rc, but every package is installed; going on"
     fi
+    log "packages installed"
+}
+
+# Installs Schemathesis into its own virtual environment (Debian's python3, pip from PyPI). A
+# venv cannot be moved (its scripts name their interpreter by absolute path), so it is built in
+# place and a marker written last says it is complete; an interrupted install is redone.
+install_schemathesis() {
+    local marker="$SCHEMATHESIS_VENV/.berth-complete"
+    if [[ -e "$marker" && -x "$SCHEMATHESIS" ]]; then
+        log "schemathesis $SCHEMATHESIS_VERSION already installed ($SCHEMATHESIS_VENV)"
+        return 0
+    fi
+    log "installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $SCHEMATHESIS_VENV"
+    rm -rf "$SCHEMATHESIS_VENV"
+    mkdir -p "$BERTH_TOOLS_DIR"
+    /usr/bin/python3 -m venv "$SCHEMATHESIS_VENV"
+    "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+    "$SCHEMATHESIS" --version >&2
+    touch "$marker"
+}
+
+main() {
+    install_packages
+    install_schemathesis
     log "done"
 }
 

@@ -674,7 +674,7 @@ write_env_file() {
             BERTH_TEST_SSH_KEY_RSA_PASSPHRASE BERTH_TEST_SSH_KEY_UNAUTHORIZED \
             BERTH_TEST_SSH_KNOWN_HOSTS BERTH_TEST_SSH_KNOWN_HOSTS_WRONG \
             BERTH_TEST_SSHD_PIDFILE BERTH_TEST_SSHD_STOP BERTH_TEST_SSHD_START \
-            BERTH_TEST_REMOTE_DOCKER_STOP BERTH_TEST_REMOTE_DOCKER_START; do
+            BERTH_TEST_REMOTE_DOCKER_STOP BERTH_TEST_REMOTE_DOCKER_START BERTH_TEST_SCHEMATHESIS; do
             printf "export %s='%s'\n" "$var" "${!var}"
         done
     } >"$tmp"
@@ -768,6 +768,10 @@ do_up() {
     export BERTH_TEST_SSHD_START="BERTH_TEST_STATE=$STATE $SCRIPT_DIR/test-services.sh sshd-start"
     export BERTH_TEST_REMOTE_DOCKER_STOP="BERTH_TEST_STATE=$STATE $SCRIPT_DIR/test-services.sh remote-docker-stop"
     export BERTH_TEST_REMOTE_DOCKER_START="BERTH_TEST_STATE=$STATE $SCRIPT_DIR/test-services.sh remote-docker-start"
+    # Not a service, but the tests find every outside program through this file.
+    # shellcheck source=python-tools.sh
+    source "$SCRIPT_DIR/python-tools.sh"
+    export BERTH_TEST_SCHEMATHESIS="$SCHEMATHESIS"
 
     "$SCRIPT_DIR/build-test-images.sh" >&2
 

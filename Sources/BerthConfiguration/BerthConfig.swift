@@ -68,6 +68,9 @@ public struct BerthConfig: Sendable, Hashable {
         /// Seconds a connection may send no complete request part while no response is being
         /// written (`idle_timeout_seconds`, default 30).
         public var idleTimeoutSeconds = 30.0
+        /// Seconds a request may take to arrive in full, head to end (`read_timeout_seconds`,
+        /// default 60); past it the connection is closed.
+        public var readTimeoutSeconds = 60.0
         /// Log follows one token may hold open (`max_log_follows_per_token`, default 8).
         public var maxLogFollowsPerToken = 8
 
@@ -262,7 +265,7 @@ public struct BerthConfig: Sendable, Hashable {
         var limits = Limits()
         if let value = root.value("limits") {
             let reader = try JSONObjectReader(value, path: "limits")
-            try rejectUnknown(reader, allowed: ["max_body_bytes", "max_header_bytes", "idle_timeout_seconds", "max_log_follows_per_token"])
+            try rejectUnknown(reader, allowed: ["max_body_bytes", "max_header_bytes", "idle_timeout_seconds", "read_timeout_seconds", "max_log_follows_per_token"])
             if let limit = try reader.optionalInt("max_body_bytes") {
                 guard limit >= 1024 else {
                     throw JSONError(location: "limits.max_body_bytes", reason: "must be at least 1024, found \(limit)")
@@ -280,6 +283,12 @@ public struct BerthConfig: Sendable, Hashable {
                     throw JSONError(location: "limits.idle_timeout_seconds", reason: "must be from 1 to 3600, found \(seconds)")
                 }
                 limits.idleTimeoutSeconds = seconds
+            }
+            if let seconds = try reader.optionalDouble("read_timeout_seconds") {
+                guard (1...3600).contains(seconds) else {
+                    throw JSONError(location: "limits.read_timeout_seconds", reason: "must be from 1 to 3600, found \(seconds)")
+                }
+                limits.readTimeoutSeconds = seconds
             }
             if let count = try reader.optionalInt("max_log_follows_per_token") {
                 guard (1...10_000).contains(count) else {

@@ -120,10 +120,10 @@ struct API: Sendable {
         var query = ExecutionQuery(limit: 50)
         if caller.role == .submitter { query.owner = caller.owner }
         for value in parameters[values: "state"] {
-            for part in value.split(separator: ",") where !part.isEmpty {
+            for part in value.split(separator: ",", omittingEmptySubsequences: false) {
                 guard let state = ExecutionState(rawValue: String(part)) else {
                     throw Problem.invalid(
-                        "state", "unknown state '\(part)' (states: \(ExecutionState.allCases.map(\.rawValue).joined(separator: ", ")))")
+                        "state", "not a state: '\(part)' (states: \(ExecutionState.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
                 query.states.insert(state)
             }
@@ -136,10 +136,12 @@ struct API: Sendable {
         }
         for value in parameters[values: "label"] {
             guard !value.unicodeScalars.contains("\u{0}") else { throw Problem.invalid("label", "must not contain NUL characters") }
-            guard let equals = value.firstIndex(of: "="), equals != value.startIndex else {
+            // By scalar, not by Character: "=" followed by a combining mark is one Character.
+            let scalars = value.unicodeScalars
+            guard let equals = scalars.firstIndex(of: "="), equals != scalars.startIndex else {
                 throw Problem.invalid("label", "expected key=value, found '\(value)'")
             }
-            query.labels[String(value[..<equals])] = String(value[value.index(after: equals)...])
+            query.labels[String(scalars[..<equals])] = String(scalars[scalars.index(after: equals)...])
         }
         if let text = parameters["limit"] {
             guard let limit = Int(text), (1...500).contains(limit) else {

@@ -22,9 +22,10 @@ public func buildApplication(
     let router = buildRouter(configuration: configuration, context: context)
     let limits = HTTP1Channel.Configuration.DecoderConfiguration(
         maxHeaderFieldSize: configuration.maxHeaderBytes, maxHeaderListSize: configuration.maxHeaderBytes, maxHeaderFieldCount: 100)
-    let idle = configuration.idleTimeout.components
+    let readTimeout = timeAmount(configuration.requestReadTimeout)
     let http1 = HTTPServerBuilder.http1(configuration: HTTP1Channel.Configuration(
-        idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000),
+        additionalChannelHandlers: [RequestReadDeadline(deadline: readTimeout)],
+        idleTimeout: timeAmount(configuration.idleTimeout),
         httpDecoderConfiguration: limits))
     var server = http1
     if let tls = configuration.tls {
@@ -36,6 +37,12 @@ public func buildApplication(
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port), serverName: "berth"),
         logger: logger)
+}
+
+/// `duration` as NIO's time type.
+private func timeAmount(_ duration: Duration) -> TimeAmount {
+    let components = duration.components
+    return .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000)
 }
 
 /// `http1` wrapped in TLS with the certificate chain and key of `files`.

@@ -4,15 +4,19 @@ import BerthPluginKit
 enum JSONRequestBody {
     /// Parses `bytes` as a JSON object whose members are all in `allowed`, and hands it to
     /// `read`.
-    /// - Throws: ``Problem``: 400 `malformed_json` when the body is not JSON; 422 for anything
-    ///   else, naming the field: `unknown_field`, `missing_field` (a ``JSONError`` saying "is
-    ///   required"), `invalid_field` (any other ``JSONError``), or the ``Problem`` `read` threw.
+    /// - Throws: ``Problem``: 400 `malformed_json` when the body is not JSON (naming the byte, and
+    ///   the field when the fault is inside one); 422 for anything else, naming the field:
+    ///   `duplicate_field` (an object holding a key twice, which JSON parsers resolve
+    ///   differently), `unknown_field`, `missing_field` (a ``JSONError`` saying "is required"),
+    ///   `invalid_field` (any other ``JSONError``), or the ``Problem`` `read` threw.
     static func read<T>(_ bytes: [UInt8], allowed: Set<String>, _ read: (JSONObjectReader) throws -> T) throws(Problem) -> T {
         let document: JSONValue
         do {
             document = try JSONValue(parsing: bytes)
+        } catch where error.reason == JSONError.duplicateKey {
+            throw Problem.invalid(error.path, "appears more than once in its object", code: "duplicate_field")
         } catch {
-            throw Problem.malformedJSON("the body is not valid JSON: \(error)")
+            throw Problem.malformedJSON("the body is not valid JSON: \(error)", field: error.path.isEmpty ? nil : error.path)
         }
         do {
             let reader = try JSONObjectReader(document, path: "")

@@ -139,6 +139,15 @@ enum OpenAPIDocument {
 
     /// Text without control characters (Unicode category Cc).
     private static let noControls: JSONValue = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    /// A label key: `[prefix/]name` (see ``ExecutionNaming``).
+    private static let labelKey: JSONValue = [
+        "maxLength": .number(Double(ExecutionNaming.maxLabelPrefix + 1 + ExecutionNaming.maxLabelSegment)),
+        "pattern": #"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"#,
+    ]
+    /// A label value: empty, or a label name.
+    private static let labelValue: JSONValue = [
+        "type": "string", "pattern": #"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$"#,
+    ]
     /// Text without NUL.
     private static let noNUL: JSONValue = "^[^\\u0000]*$"
     private static let tokenProperties: [String: JSONValue] = [
@@ -167,12 +176,17 @@ enum OpenAPIDocument {
             "env": ["type": "object", "propertyNames": ["pattern": "^[A-Za-z_][A-Za-z0-9_]*$"], "additionalProperties": ["type": "string", "pattern": noNUL]],
             "working_dir": nullable("string", ["pattern": noNUL]),
             "target_host": nullable("string", ["minLength": 1, "pattern": noControls, "description": "A configured target host; omitted: the server's default host, or any"]),
-            "labels": ["type": "object", "propertyNames": ["minLength": 1, "pattern": noControls], "additionalProperties": ["type": "string", "pattern": noControls]],
+            "labels": ["type": "object", "propertyNames": labelKey, "additionalProperties": labelValue,
+                       "description": "Kubernetes' label grammar, for every host; keys starting with 'berth.' are reserved"],
             "cpus": nullable("number", ["exclusiveMinimum": 0]),
             "memory_mb": nullable("integer", ["exclusiveMinimum": 0, "maximum": .number(Double(Int64.max >> 20))]),
             "timeout_seconds": nullable("integer", ["exclusiveMinimum": 0, "maximum": .number(Double(Int32.max))]),
             "priority": ["type": "integer", "minimum": -1000, "maximum": 1000, "default": 0],
-            "name": nullable("string", ["pattern": noControls]),
+            "name": nullable("string", [
+                "minLength": 1, "maxLength": .number(Double(ExecutionNaming.maxNameLength)),
+                "pattern": #"^[^./\\\u0000-\u001F\u007F-\u009F][^/\\\u0000-\u001F\u007F-\u009F]*$"#,
+                "description": "A name for people; no '/', '\\' or control characters, not starting with '.'",
+            ]),
             "max_attempts": ["type": "integer", "minimum": 1, "maximum": 100, "default": 1,
                              "description": "Attempts allowed, the first included; a lost attempt, an engine failure and a listed exit code are retried"],
             "retry_on_exit_codes": ["type": "array", "items": ["type": "integer", "minimum": 1, "maximum": 255],

@@ -87,8 +87,8 @@ extension Problem {
     }
 
     /// 400: the body is not JSON.
-    static func malformedJSON(_ detail: String) -> Problem {
-        Problem(.badRequest, code: "malformed_json", title: "Malformed JSON", detail: detail)
+    static func malformedJSON(_ detail: String, field: String? = nil) -> Problem {
+        Problem(.badRequest, code: "malformed_json", title: "Malformed JSON", detail: detail, field: field)
     }
 
     /// 413: the body is larger than allowed.

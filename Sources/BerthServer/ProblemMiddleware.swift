@@ -2,6 +2,7 @@ import BerthCore
 import Foundation
 import Hummingbird
 import Logging
+import NIOHTTP1
 
 /// Logs each request with its metadata and turns every error into problem details.
 ///
@@ -35,6 +36,11 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             problem = .unavailable("the database is unavailable; try again later")
         } catch let error as StoreError where error.code == .notFound {
             problem = Problem(.notFound, code: "not_found", title: "Not found", detail: "the requested item does not exist")
+        } catch let error as HTTPParserError {
+            // The request broke off or was not HTTP (a body shorter than its Content-Length,
+            // then the connection closed): the client's fault, and usually no one to answer.
+            problem = Problem(.badRequest, code: "malformed_request", title: "Malformed request",
+                              detail: "the request could not be read: \(error.debugDescription)")
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             problem = Problem(.contentTooLarge, code: "body_too_large", title: "Request body too large",
                               detail: "the request body is too large")

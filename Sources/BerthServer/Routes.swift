@@ -123,7 +123,7 @@ extension APIRoute {
                 QueryParameter(name: "limit", description: "Page size, 1 to 500 (default 50)",
                                schema: ["type": "integer", "minimum": 1, "maximum": 500, "default": 50]),
                 QueryParameter(name: "after", description: "The `next` cursor of the previous page (empty: the first page)",
-                               schema: ["type": "string", "pattern": "^(-?[0-9]{1,19}_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"]),
+                               schema: ["type": "string", "pattern": "^([0-9]{1,17}_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"]),
             ],
             responses: [RouteResponse(status: 200, description: "One page", content: json("ExecutionList")), invalid, unavailable]),
         APIRoute(

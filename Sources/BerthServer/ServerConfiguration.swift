@@ -17,6 +17,9 @@ public struct ServerConfiguration: Sendable {
     /// A connection that sends no complete request part (a request head, a body chunk) for this
     /// long while no response is being written is closed: stalled and slow clients.
     public var idleTimeout: Duration = .seconds(30)
+    /// A request (head and body) that has not arrived in full this long after its head began
+    /// has its connection closed: a client trickling its body (each byte resets the idle timeout).
+    public var requestReadTimeout: Duration = .seconds(60)
     /// Log follows one token may hold open at once; one more gets `429 too_many_follows`.
     public var maxLogFollowsPerToken: Int = 8
     /// Serve HTTPS with this certificate chain and key (PEM files); `nil` serves plain HTTP.

@@ -52,12 +52,9 @@ struct Submission: Sendable, Equatable {
         workingDir = try reader.optionalString("working_dir")
         targetHost = try reader.optionalString("target_host")
         labels = try reader.optionalStringMap("labels") ?? [:]
-        for key in labels.keys.sorted() where key.isEmpty {
-            throw Problem.invalid("labels", "label names must not be empty")
-        }
         cpus = try reader.optionalDouble("cpus")
         if let cpus, !(cpus > 0) || !cpus.isFinite {
-            throw Problem.invalid("cpus", "must be greater than 0", code: "out_of_range")
+            throw Problem.invalid("cpus", "must be a finite number greater than 0", code: "out_of_range")
         }
         memoryMB = try reader.optionalInt("memory_mb")
         if let memoryMB, memoryMB <= 0 || memoryMB > Int64.max / Wire.bytesPerMiB {
@@ -81,14 +78,14 @@ struct Submission: Sendable, Equatable {
                     "secret_env.\(key)", "not a valid environment variable name (must match [A-Za-z_][A-Za-z0-9_]*)",
                     code: "invalid_env_name")
             }
-            guard env[key] == nil else {
-                throw Problem.invalid("secret_env.\(key)", "is also in env; a variable is either plain or secret")
-            }
+            // Named in both: the secret value is the one the container gets, so the plain one is
+            // not kept (as with a variable given twice to Docker or Kubernetes, one value wins).
+            env[key] = nil
         }
     }
 
-    /// No string may hold NUL (no process argument, variable or database text can); names and
-    /// labels hold no control character at all.
+    /// No string may hold NUL (no process argument, variable or database text can); the target
+    /// host holds no control character; names and labels follow ``ExecutionNaming``.
     private func checkText() throws(Problem) {
         func refuse(_ text: String, _ field: String, controls: Bool = false) throws(Problem) {
             for scalar in text.unicodeScalars where scalar.value == 0 || (controls && scalar.properties.generalCategory == .control) {
@@ -102,10 +99,16 @@ struct Submission: Sendable, Equatable {
         for (key, value) in secretEnv.sorted(by: { $0.key < $1.key }) { try refuse(value, "secret_env.\(key)") }
         if let workingDir { try refuse(workingDir, "working_dir") }
         if let targetHost { try refuse(targetHost, "target_host", controls: true) }
-        if let name { try refuse(name, "name", controls: true) }
+        if let name, let problem = ExecutionNaming.nameProblem(name) {
+            throw Problem.invalid("name", problem)
+        }
         for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
-            try refuse(key, "labels", controls: true)
-            try refuse(value, "labels.\(key)", controls: true)
+            if let problem = ExecutionNaming.labelKeyProblem(key) {
+                throw Problem.invalid("labels", "label key \(JSONValue.string(key).jsonText): \(problem)", code: "invalid_label")
+            }
+            if let problem = ExecutionNaming.labelValueProblem(value) {
+                throw Problem.invalid("labels.\(key)", problem, code: "invalid_label")
+            }
         }
     }
 

@@ -61,6 +61,7 @@ struct Serve: AsyncParsableCommand {
             defaultHost: settings.defaultHost, policies: settings.policiesByHost)
         server.maxHeaderBytes = settings.limits.maxHeaderBytes
         server.idleTimeout = .milliseconds(Int64(settings.limits.idleTimeoutSeconds * 1000))
+        server.requestReadTimeout = .milliseconds(Int64(settings.limits.readTimeoutSeconds * 1000))
         server.maxLogFollowsPerToken = settings.limits.maxLogFollowsPerToken
         if let certificate = settings.listen.tlsCertificateFile, let key = settings.listen.tlsKeyFile {
             server.tls = ServerConfiguration.TLSFiles(certificateFile: certificate, keyFile: key)

@@ -23,6 +23,7 @@ struct ConfigurationTests {
           max_body_bytes: 65536
           max_header_bytes: 8192
           idle_timeout_seconds: 12.5
+          read_timeout_seconds: 45
           max_log_follows_per_token: 3
         hosts:
           - name: local
@@ -58,6 +59,7 @@ struct ConfigurationTests {
         var limits = BerthConfig.Limits()
         limits.maxHeaderBytes = 8192
         limits.idleTimeoutSeconds = 12.5
+        limits.readTimeoutSeconds = 45
         limits.maxLogFollowsPerToken = 3
         #expect(config.limits == limits)
         #expect(config.hosts.map(\.name) == ["local", "sim"])
@@ -179,6 +181,7 @@ struct ConfigurationTests {
         ("limits: {max_body_bytes: 10}", "f.yaml: limits.max_body_bytes: must be at least 1024, found 10"),
         ("limits: {max_header_bytes: 100}", "f.yaml: limits.max_header_bytes: must be from 1024 to 1048576, found 100"),
         ("limits: {idle_timeout_seconds: 0}", "f.yaml: limits.idle_timeout_seconds: must be from 1 to 3600, found 0.0"),
+        ("limits: {read_timeout_seconds: 3601}", "f.yaml: limits.read_timeout_seconds: must be from 1 to 3600, found 3601.0"),
         ("limits: {max_log_follows_per_token: 0}", "f.yaml: limits.max_log_follows_per_token: must be from 1 to 10000, found 0"),
         ("hosts: {name: a}", "f.yaml: hosts: expected an array of hosts, found object"),
         ("hosts: [{name: a, plugin: docker}, {name: b}]", "f.yaml: hosts[1].plugin: is required"),

@@ -24,8 +24,9 @@ final class Subprocess: Sendable {
     /// The `berth` binary built next to the test bundle.
     static var berth: String { TestEnvironment.pluginFolder + "/berth" }
 
-    /// Starts `executable` with `arguments`; `environment` is added to this process's.
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Starts `executable` with `arguments` (in `workingDirectory`, when given); `environment` is
+    /// added to this process's.
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("berth-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         stdoutFile = folder.appendingPathComponent("stdout")
@@ -35,6 +36,7 @@ final class Subprocess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)

@@ -228,9 +228,12 @@ struct DockerSSHOutageTests {
     func sshdStoppedMidRun() async throws {
         try await RuntimeFixture.with(hosts: [try RuntimeFixture.remoteHost()]) { runtime in
             let id = try await runtime.submitAndLaunch(
-                "echo before; sleep 3; echo during-outage; echo on-stderr >&2; exit 3", host: "remote")
+                "echo before; sleep 8; echo during-outage; echo on-stderr >&2; exit 3", host: "remote")
             _ = try await runtime.waitFor(id, "running") { $0.state == .running }
-            for _ in 0..<100 where try await runtime.output(id) != "before\n" {
+            // Generous waits: the whole suite runs alongside and the machine has two cores. sshd
+            // goes away within 8 s of "before" being printed (so the container ends during the
+            // outage) as long as storing a line takes less than that.
+            for _ in 0..<400 where try await runtime.output(id) != "before\n" {
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(try await runtime.output(id) == "before\n")
@@ -240,7 +243,7 @@ struct DockerSSHOutageTests {
                 let health = try await backend.health()
                 #expect(health.ok == false, "health while sshd is down: \(health.message)")
                 // The container ends while the link is down.
-                try await Task.sleep(for: .seconds(5))
+                try await Task.sleep(for: .seconds(10))
                 #expect(try await runtime.store.execution(id: id)?.state == .running)
             } catch {
                 try TestEnvironment.runRigCommand("BERTH_TEST_SSHD_START")
@@ -253,6 +256,9 @@ struct DockerSSHOutageTests {
             #expect(try await runtime.output(id) == "before\nduring-outage\n")
             #expect(try await runtime.output(id, .stderr) == "on-stderr\n")
             let backend = try await runtime.plugins.backend(forHost: "remote")
+            for _ in 0..<30 where try await !backend.health().ok {
+                try await Task.sleep(for: .milliseconds(500))
+            }
             #expect(try await backend.health().ok)
         }
     }

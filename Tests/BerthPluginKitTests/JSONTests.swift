@@ -35,6 +35,37 @@ struct JSONTests {
         #expect(throws: JSONError.self) { _ = try JSONValue(parsing: text) }
     }
 
+    @Test("refuses a key given twice, naming its path, escaped spellings included", arguments: [
+        (#"{"a":1,"a":2}"#, "a"),
+        (#"{"a":1,"\u0061":2}"#, "a"),
+        (#"{"x":{"y":[{"k":1},{"k":1,"k":2}]}}"#, "x.y[1].k"),
+        (#"[[0],[1,{"a":{},"a":{}}]]"#, "[1][1].a"),
+    ])
+    func duplicateKeys(text: String, path: String) throws {
+        let error = #expect(throws: JSONError.self) { _ = try JSONValue(parsing: text) }
+        #expect(error?.reason == JSONError.duplicateKey)
+        #expect(error?.path == path)
+    }
+
+    @Test("a syntax error names the member or element it is in", arguments: [
+        (#"{"a":{"b":tru}}"#, "a.b"),
+        (#"{"a":[1,2,-]}"#, "a[2]"),
+        (#"[{"s":"\x"}]"#, "[0].s"),
+        (#"{"a":1,}"#, ""),
+    ])
+    func syntaxErrorPaths(text: String, path: String) throws {
+        let error = #expect(throws: JSONError.self) { _ = try JSONValue(parsing: text) }
+        #expect(error?.path == path)
+        #expect(error?.location.hasPrefix("at byte ") == true)
+    }
+
+    @Test("invalid UTF-8 in a string is refused")
+    func invalidUTF8() {
+        for bytes: [UInt8] in [[0x22, 0xC3, 0x28, 0x22], [0x22, 0xC0, 0xAF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0xFF, 0x22]] {
+            #expect(throws: JSONError.self) { _ = try JSONValue(parsing: bytes) }
+        }
+    }
+
     @Test("integers beyond 2^53 are not integers")
     func largeIntegers() throws {
         #expect(try JSONValue(parsing: "9007199254740992").int64Value == 9_007_199_254_740_992)

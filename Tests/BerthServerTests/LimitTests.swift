@@ -100,38 +100,62 @@ struct LimitTests {
         configuration.idleTimeout = .seconds(1)
         try await ServerHarness.run(configuration: configuration, setup: .live) { h in
             let port = try #require(h.client.port)
-            let slow = try Self.connect(port)
-            defer { close(slow) }
-            _ = "GET /healthz HTTP/1.1\r\nHost: x\r\n".withCString { send(slow, $0, strlen($0), 0) }
-            let started = ContinuousClock.now
-            var buffer = [UInt8](repeating: 0, count: 256)
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
-            setsockopt(slow, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            let read = recv(slow, &buffer, buffer.count, 0)
-            let waited = ContinuousClock.now - started
+            let (read, waited) = try await RawConnection.blocking { () throws -> (Int, Duration) in
+                let slow = try RawConnection.connect(port)
+                defer { close(slow) }
+                _ = "GET /healthz HTTP/1.1\r\nHost: x\r\n".withCString { send(slow, $0, strlen($0), 0) }
+                let started = ContinuousClock.now
+                var buffer = [UInt8](repeating: 0, count: 256)
+                var timeout = timeval(tv_sec: 5, tv_usec: 0)
+                setsockopt(slow, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                return (recv(slow, &buffer, buffer.count, 0), ContinuousClock.now - started)
+            }
             #expect(read == 0, "the server should close the stalled connection (read \(read))")
             #expect(waited >= .milliseconds(800) && waited < .seconds(4), "closed after \(waited)")
 
-            let prompt = try Self.connect(port)
-            defer { close(prompt) }
-            _ = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".withCString { send(prompt, $0, strlen($0), 0) }
-            setsockopt(prompt, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            let answered = recv(prompt, &buffer, buffer.count, 0)
-            #expect(answered > 0 && String(decoding: buffer.prefix(max(answered, 0)), as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+            let answer = try await RawConnection.exchange(port, Array("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+            #expect(String(decoding: answer, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
         }
     }
 
-    private static func connect(_ port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    @Test("a request body trickled byte by byte is cut at the read deadline; a long answer is not")
+    func readTimeout() async throws {
+        var configuration = ServerConfiguration(port: 0)
+        configuration.requestReadTimeout = .milliseconds(1500)
+        try await ServerHarness.run(configuration: configuration, setup: .live) { h in
+            let port = try #require(h.client.port)
+            let adminToken = h.adminToken
+            let closedAfter = try await RawConnection.blocking { () throws -> Duration? in
+                let fd = try RawConnection.connect(port)
+                defer { close(fd) }
+                let head = "POST /v1/executions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(adminToken)\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+                _ = head.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+                let started = ContinuousClock.now
+                // A byte every 200 ms: each one resets the idle timeout (30 s), never the deadline.
+                for _ in 0..<40 {
+                    if send(fd, " ", 1, Int32(MSG_NOSIGNAL)) < 0 { return ContinuousClock.now - started }
+                    var probe = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    if poll(&probe, 1, 200) > 0 {
+                        var byte: UInt8 = 0
+                        if recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) <= 0 { return ContinuousClock.now - started }
+                    }
+                }
+                return nil
+            }
+            let after = try #require(closedAfter, "the trickling connection should have been closed")
+            #expect(after >= .milliseconds(1300) && after < .seconds(4), "closed after \(after)")
+
+            // A follow's answer streams past the deadline: only requests are timed.
+            let execution = try await h.submit(["image": "x"])
+            let id = try h.id(of: execution)
+            let follow = Task {
+                try await h.request(.get, "/v1/executions/\(id.uuidString)/logs?follow=true")
+            }
+            try await Task.sleep(for: .milliseconds(2500))
+            _ = try await h.store.transition(id, from: .queued, to: .cancelled, reason: "test")
+            let answer = try await follow.value
+            #expect(answer.status == .ok, "\(answer.text)")
         }
-        guard fd >= 0, connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-        return fd
     }
 }
 

@@ -22,13 +22,18 @@ public struct ExecutionCursor: Sendable, Hashable, Codable {
     /// An opaque token for APIs: `<micros>_<uuid>`.
     public var token: String { "\(createdAtMicros)_\(id.uuidString.lowercased())" }
 
-    /// Parses a token made by ``token``; `nil` when malformed.
+    /// The most digits a token's time may have: up to the year 5138, which every stored time
+    /// is before, and well inside what PostgreSQL's `timestamptz` can hold.
+    public static let maxMicrosDigits = 17
+
+    /// Parses a token made by ``token``; `nil` when malformed or its time is out of range.
     /// - Parameter token: A token from ``token``.
     public init?(token: String) {
         let parts = token.split(separator: "_", maxSplits: 1)
-        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
-            return nil
-        }
+        guard parts.count == 2, (1...Self.maxMicrosDigits).contains(parts[0].utf8.count),
+              parts[0].utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1]))
+        else { return nil }
         self.init(createdAtMicros: micros, id: id)
     }
 }

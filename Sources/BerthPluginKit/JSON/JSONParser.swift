@@ -4,14 +4,31 @@ public struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
     public var location: String
     /// What is wrong there.
     public var reason: String
+    /// For an error found while parsing: the path of the member or element it was found in
+    /// (`labels.team`, `args[2]`), empty at the top level or when the error came from elsewhere.
+    public var path: String
 
-    /// A JSON error at `location` for `reason`.
-    public init(location: String, reason: String) {
+    /// A JSON error at `location` for `reason`, found inside `path` (when parsing).
+    public init(location: String, reason: String, path: String = "") {
         self.location = location
         self.reason = reason
+        self.path = path
     }
 
-    public var description: String { "\(location): \(reason)" }
+    /// The reason given when an object holds the same key twice; the error's ``path`` names it.
+    public static let duplicateKey = "duplicate key"
+
+    public var description: String { path.isEmpty ? "\(location): \(reason)" : "\(location) (in \(path)): \(reason)" }
+
+    /// The same error, found inside the member `key` of an object.
+    func inside(member key: String) -> JSONError {
+        JSONError(location: location, reason: reason, path: path.isEmpty ? key : path.hasPrefix("[") ? key + path : "\(key).\(path)")
+    }
+
+    /// The same error, found inside the element `offset` of an array.
+    func inside(element offset: Int) -> JSONError {
+        JSONError(location: location, reason: reason, path: path.isEmpty ? "[\(offset)]" : path.hasPrefix("[") ? "[\(offset)]\(path)" : "[\(offset)].\(path)")
+    }
 }
 
 extension JSONValue {
@@ -117,11 +134,20 @@ private struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
                 throw fail("expected a string key")
             }
+            let keyStart = index
             let key = try parseString()
+            guard members[key] == nil else {
+                index = keyStart
+                throw fail(JSONError.duplicateKey).inside(member: key)
+            }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
-            members[key] = try parseValue()
+            do {
+                members[key] = try parseValue()
+            } catch {
+                throw error.inside(member: key)
+            }
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input in an object") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -141,7 +167,11 @@ private struct JSONParser {
             return .array(elements)
         }
         while true {
-            elements.append(try parseValue())
+            do {
+                elements.append(try parseValue())
+            } catch {
+                throw error.inside(element: elements.count)
+            }
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input in an array") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
