@@ -57,10 +57,12 @@ let package = Package(
             dependencies: ["CBerthPlugin"],
             swiftSettings: swiftSettings
         ),
+        // Tar archives: input files placed in containers, outputs collected from them.
+        .target(name: "TarFormat", swiftSettings: swiftSettings),
         .target(
             name: "BerthCore",
             dependencies: [
-                "BerthPluginKit",
+                "BerthPluginKit", "TarFormat",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -119,7 +121,7 @@ let package = Package(
         // Docker Engine API client over any HTTPTransport, shared by the Docker plugins.
         .target(
             name: "DockerEngine",
-            dependencies: ["BerthPluginKit", "BerthHTTP"],
+            dependencies: ["BerthPluginKit", "BerthHTTP", "TarFormat"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -293,10 +295,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "TarFormatTests", dependencies: ["TarFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthPluginKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BerthCLITests",
-            dependencies: ["BerthClient", "BerthConfiguration", "BerthPostgres", "BerthTestSupport", "BerthYAML", "berth"],
+            dependencies: ["BerthClient", "BerthConfiguration", "BerthPluginKit", "BerthPostgres", "BerthTestSupport", "BerthYAML", "berth"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -114,6 +114,12 @@ public struct BerthClient: Sendable {
         try await send("GET", "/v1/executions/\(Self.escape(id))/events")
     }
 
+    /// The latest report of an execution: `kind` is `progress` or `result`
+    /// (`GET /v1/executions/{id}/progress`, `…/result`).
+    public func report(_ kind: String, of id: String) async throws(ClientError) -> JSONValue {
+        try await send("GET", "/v1/executions/\(Self.escape(id))/\(Self.escape(kind))")
+    }
+
     /// The target hosts and their state (`GET /v1/hosts`).
     public func hosts() async throws(ClientError) -> JSONValue {
         try await send("GET", "/v1/hosts")

@@ -115,6 +115,10 @@ public struct BerthConfig: Sendable, Hashable {
     /// `<data_dir>/secrets.key`. Made (32 random bytes, mode 0600) when missing.
     public var secretsKeyFile: String?
 
+    /// The most bytes of output stored per execution (`outputs.max_log_bytes`, default 256 MiB);
+    /// past it a marker says where the output was cut.
+    public var maxLogBytesPerExecution: Int64 = 256 << 20
+
     /// The secrets key file in use: ``secretsKeyFile``, else `<data_dir>/secrets.key`.
     public var effectiveSecretsKeyFile: String { secretsKeyFile ?? dataDirectory + "/secrets.key" }
     /// How long, at most, scheduling and supervision stay without a leader after the leading
@@ -231,7 +235,7 @@ public struct BerthConfig: Sendable, Hashable {
 
     private static let topKeys: Set = [
         "listen", "database", "data_dir", "plugin_dirs", "server_id", "default_host", "log_level", "limits", "hosts",
-        "leader_failover_seconds", "secrets",
+        "leader_failover_seconds", "secrets", "outputs",
     ]
 
     private static func read(_ document: JSONValue, file: String?, environment: [String: String]) throws(JSONError) -> BerthConfig {
@@ -328,6 +332,16 @@ public struct BerthConfig: Sendable, Hashable {
             let reader = try JSONObjectReader(value, path: "secrets")
             try rejectUnknown(reader, allowed: ["key_file"])
             config.secretsKeyFile = try reader.optionalString("key_file")
+        }
+        if let value = root.value("outputs") {
+            let reader = try JSONObjectReader(value, path: "outputs")
+            try rejectUnknown(reader, allowed: ["max_log_bytes"])
+            if let bytes = try reader.optionalInt("max_log_bytes") {
+                guard bytes >= 1024 else {
+                    throw JSONError(location: "outputs.max_log_bytes", reason: "must be at least 1024, found \(bytes)")
+                }
+                config.maxLogBytesPerExecution = bytes
+            }
         }
         if let seconds = try root.optionalDouble("leader_failover_seconds") {
             guard (1...300).contains(seconds) else {

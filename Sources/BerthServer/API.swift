@@ -43,6 +43,8 @@ struct API: Sendable {
             return try await LogResponder(store: self.context.store, follows: follows)
                 .respond(request, id: execution.id, token: caller.tokenID, logger: context.logger)
         case (.listExecutionEvents, let caller?): return try await events(context, caller)
+        case (.getExecutionProgress, let caller?): return try await report(.progress, context, caller)
+        case (.getExecutionResult, let caller?): return try await report(.result, context, caller)
         case (.listHosts, _): return JSONBody.response(["items": .array(await SystemStatus.hosts(self.context.plugins))])
         case (.listPlugins, _): return JSONBody.response(["items": .array(await SystemStatus.plugins(self.context.plugins))])
         case (.healthz, _): return JSONBody.response(["status": "alive"])
@@ -52,7 +54,7 @@ struct API: Sendable {
         case (.listTokens, _): return try await listTokens()
         case (.revokeToken, _): return try await revokeToken(context)
         case (.submitExecution, nil), (.listExecutions, nil), (.getExecution, nil), (.cancelExecution, nil),
-             (.getExecutionLogs, nil), (.listExecutionEvents, nil):
+             (.getExecutionLogs, nil), (.listExecutionEvents, nil), (.getExecutionProgress, nil), (.getExecutionResult, nil):
             throw Problem.unauthenticated("this route needs an API token")
         }
     }
@@ -178,6 +180,15 @@ struct API: Sendable {
         }
         requestContext.logger.info("execution cancel requested", metadata: ["state": .string(execution.state.rawValue)])
         return JSONBody.response(Wire.execution(execution))
+    }
+
+    /// The execution's latest report of `kind`; 404 `no_progress` or `no_result` when it made none.
+    private func report(_ kind: ExecutionReport.Kind, _ requestContext: some RequestContext, _ caller: Principal) async throws -> Response {
+        let execution = try await execution(requestContext, caller)
+        guard let report = try await context.store.report(kind, of: execution.id) else {
+            throw Problem.noReport(kind, execution)
+        }
+        return JSONBody.response(Wire.report(report))
     }
 
     private func events(_ requestContext: some RequestContext, _ caller: Principal) async throws -> Response {

@@ -46,6 +46,13 @@ struct LogResponder: Sendable {
             }
             since = Wire.date(timestamp)
         }
+        var tail: Int?
+        if let text = parameters["tail"] {
+            guard let lines = Int(text), (0...LogTail.maxLines).contains(lines) else {
+                throw Problem.invalid("tail", "must be an integer from 0 to \(LogTail.maxLines), found '\(text)'", code: "out_of_range")
+            }
+            tail = lines
+        }
         var follow = false
         if let text = parameters["follow"] {
             switch text {
@@ -59,8 +66,16 @@ struct LogResponder: Sendable {
 
         guard let execution = try await store.execution(id: id) else { throw Problem.executionNotFound(Wire.id(id)) }
         let query = LogQuery(executionID: id, stream: stream, since: since, limit: Self.pageSize)
-        // Read the first page now, so a failing Store still gets a problem response.
-        let first = try await store.logs(query)
+        // Read the first page (or the tail) now, so a failing Store still gets a problem response.
+        let first: [StoredLogChunk]
+        var startAfter: Int64?
+        if let tail {
+            first = try await LogTail.read(store, query, lines: tail)
+            startAfter = try await LogTail.lastSeq(store, query)
+        } else {
+            first = try await store.logs(query)
+            startAfter = first.last?.seq
+        }
         var headers = HTTPFields()
         headers[.contentType] = format.contentType
         headers[.cacheControl] = "no-store"
@@ -75,14 +90,14 @@ struct LogResponder: Sendable {
             }
             permit = granted
         }
-        let body = ResponseBody { [permit] writer in
+        let body = ResponseBody { [permit, startAfter, tail] writer in
             // Held for as long as the response streams; its release frees the place.
             _ = permit
             // Subscribe before anything else, so nothing is missed between a read and the wait.
             let notifications = following ? store.notifications() : nil
-            var lastSeq: Int64? = first.last?.seq
+            var lastSeq = startAfter
             try await writer.write(Self.encode(first, format))
-            if first.count == Self.pageSize {
+            if tail == nil, first.count == Self.pageSize {
                 lastSeq = try await Self.drain(store, query, after: lastSeq, format, &writer)
             }
             guard let notifications else {

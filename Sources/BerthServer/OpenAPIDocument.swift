@@ -167,6 +167,17 @@ enum OpenAPIDocument {
     private static let nullableTime = nullable("string", ["format": "date-time"])
     private static func ref(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
 
+    /// A progress or result report: the reported object under the kind's name.
+    private static func report(_ kind: ExecutionReport.Kind) -> JSONValue {
+        object([
+            "execution_id": ["type": "string", "format": "uuid"],
+            "attempt": ["type": "integer", "minimum": 1],
+            "source": ["type": "string", "enum": ["stdout", "file"]],
+            "at": time,
+            .init(stringLiteral: kind.rawValue): ["type": "object", "description": "The JSON object the execution reported"],
+        ], required: ["execution_id", "attempt", "source", "at", .init(stringLiteral: kind.rawValue)])
+    }
+
     static let schemas: [String: JSONValue] = [
         "State": ["type": "string", "enum": .array(ExecutionState.allCases.map { .string($0.rawValue) })],
         "Submission": optionalMembersNullable(object([
@@ -258,6 +269,8 @@ enum OpenAPIDocument {
             "attempt": nullable("integer"),
             "at": time,
         ], required: ["seq", "execution_id", "from_state", "to_state", "reason", "attempt", "at"]),
+        "ProgressReport": report(.progress),
+        "ResultReport": report(.result),
         "EventList": object(["items": ["type": "array", "items": ref("Event")]], required: ["items"]),
         "LogChunk": object([
             "stream": ["type": "string", "enum": ["stdout", "stderr"]],

@@ -86,6 +86,21 @@ extension Problem {
         return problem
     }
 
+    /// 404: the execution has made no report of `kind` (yet, or at all).
+    static func noReport(_ kind: ExecutionReport.Kind, _ execution: Execution) -> Problem {
+        let id = Wire.id(execution.id)
+        let detail: String
+        switch kind {
+        case .progress:
+            detail = "execution \(id) has reported no progress\(execution.state.isTerminal ? "" : " yet") (a line '::berth::progress {…}' on stdout)"
+        case .result:
+            detail = execution.state.isTerminal
+                ? "execution \(id) ended (\(execution.state.rawValue)) without a result (a line '::berth::result {…}' on stdout, or /berth/out/result.json)"
+                : "execution \(id) has no result yet (it is \(execution.state.rawValue))"
+        }
+        return Problem(.notFound, code: "no_\(kind.rawValue)", title: kind == .progress ? "No progress" : "No result", detail: detail)
+    }
+
     /// 400: the body is not JSON.
     static func malformedJSON(_ detail: String, field: String? = nil) -> Problem {
         Problem(.badRequest, code: "malformed_json", title: "Malformed JSON", detail: detail, field: field)

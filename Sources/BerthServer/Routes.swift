@@ -7,6 +7,7 @@ import Hummingbird
 /// same table registers the routes and generates `GET /openapi.json`, so the two cannot drift.
 enum Operation: String, CaseIterable, Sendable {
     case submitExecution, listExecutions, getExecution, cancelExecution, getExecutionLogs, listExecutionEvents
+    case getExecutionProgress, getExecutionResult
     case listHosts, listPlugins, healthz, readyz, openAPI
     case createToken, listTokens, revokeToken
 }
@@ -142,6 +143,8 @@ extension APIRoute {
                 QueryParameter(name: "stream", description: "Only this stream", schema: ["type": "string", "enum": ["stdout", "stderr"]]),
                 QueryParameter(name: "since", description: "Only chunks written at or after this time (RFC 3339)",
                                schema: ["type": "string", "format": "date-time"]),
+                QueryParameter(name: "tail", description: "Only the last N lines (after the stream and since filters); with follow, then new output",
+                               schema: ["type": "integer", "minimum": 0, "maximum": .number(Double(LogTail.maxLines))]),
                 QueryParameter(name: "follow", description: "Keep the response open and send new output until the execution reaches a terminal state",
                                schema: ["type": "boolean", "default": false]),
             ],
@@ -161,6 +164,22 @@ extension APIRoute {
             method: .get, path: "/v1/executions/{id}/events", operation: .listExecutionEvents,
             summary: "The execution's state changes, oldest first", tag: "executions",
             responses: [RouteResponse(status: 200, description: "The events", content: json("EventList")), notFound, unavailable]),
+        APIRoute(
+            method: .get, path: "/v1/executions/{id}/progress", operation: .getExecutionProgress,
+            summary: "The latest progress the execution reported (a `::berth::progress {json}` line on stdout)", tag: "executions",
+            responses: [
+                RouteResponse(status: 200, description: "The latest progress report", content: json("ProgressReport")),
+                RouteResponse(status: 404, description: "No execution has this id (`execution_not_found`), or it has reported no progress (`no_progress`)", content: problem),
+                unavailable,
+            ]),
+        APIRoute(
+            method: .get, path: "/v1/executions/{id}/result", operation: .getExecutionResult,
+            summary: "The execution's result: its last `::berth::result {json}` line, or the result file collected after exit", tag: "executions",
+            responses: [
+                RouteResponse(status: 200, description: "The result", content: json("ResultReport")),
+                RouteResponse(status: 404, description: "No execution has this id (`execution_not_found`), or it has no result (`no_result`)", content: problem),
+                unavailable,
+            ]),
         APIRoute(
             method: .get, path: "/v1/hosts", operation: .listHosts,
             summary: "The configured target hosts with their health and capacity", tag: "system",

@@ -28,6 +28,17 @@ enum Wire {
 
     static let bytesPerMiB: Int64 = 1 << 20
 
+    /// A progress or result report: the reported object under the kind's name.
+    static func report(_ report: ExecutionReport) -> JSONValue {
+        .object([
+            "execution_id": .string(id(report.executionID)),
+            "attempt": .number(Double(report.attempt)),
+            "source": .string(report.source.rawValue),
+            "at": time(report.at),
+            report.kind.rawValue: .object(report.body),
+        ])
+    }
+
     /// An execution as the API shows it.
     static func execution(_ execution: Execution) -> JSONValue {
         let object: [String: JSONValue] = [

@@ -39,9 +39,13 @@ public struct TestServer: Sendable {
     }
 
     /// Runs `body` with a migrated ``PostgresStore`` on a fresh database, shut down afterwards.
-    public static func withStore<T>(maxConnections: Int = 4, _ body: (PostgresStore, PostgresConfiguration) async throws -> T) async throws -> T {
+    public static func withStore<T>(
+        maxConnections: Int = 4, maxLogBytesPerExecution: Int64 = PostgresStore.defaultMaxLogBytesPerExecution,
+        _ body: (PostgresStore, PostgresConfiguration) async throws -> T
+    ) async throws -> T {
         try await withFreshDatabase { configuration in
-            let store = PostgresStore(configuration: configuration, maxConnections: maxConnections, logger: logger)
+            let store = PostgresStore(
+                configuration: configuration, maxConnections: maxConnections, maxLogBytesPerExecution: maxLogBytesPerExecution, logger: logger)
             do {
                 try await store.migrate()
                 let result = try await body(store, configuration)

@@ -97,8 +97,18 @@ extension DockerEngineBackend {
             do throws(PluginError) {
                 let id = try Self.containerID(request.handle, host: host)
                 switch (request.follow, logFollow) {
-                case (false, _), (true, .stream):
-                    try await readLogs(id, since: request.since, follow: request.follow) { continuation.yield($0) }
+                case (false, _):
+                    try await readLogs(id, since: request.since, follow: false) { continuation.yield($0) }
+                case (true, .stream):
+                    // Docker (20.10) ends a followed stream without a last line that has no
+                    // newline; one plain read from the last chunk's time delivers what it missed.
+                    var resume = LogResumePoint(since: request.since)
+                    for follow in [true, false] {
+                        resume.beginPass()
+                        try await readLogs(id, since: resume.since, follow: follow) { chunk in
+                            if resume.admit(chunk) { continuation.yield(chunk) }
+                        }
+                    }
                 case (true, .poll(let interval)):
                     try await pollLogs(id, since: request.since, interval: interval) { continuation.yield($0) }
                 }

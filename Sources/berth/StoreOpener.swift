@@ -17,7 +17,7 @@ struct OpenedStore {
         if let url = config.databaseURL {
             let configuration = PostgresConfiguration(connectionString: url, applicationName: "berth-\(config.serverID)")
             return OpenedStore(
-                store: PostgresStore(configuration: configuration, logger: logger),
+                store: PostgresStore(configuration: configuration, maxLogBytesPerExecution: config.maxLogBytesPerExecution, logger: logger),
                 embedded: nil, description: configuration.redactedDescription)
         }
         // Created here, world-traversable, so that the cluster (which runs as `postgres` when
@@ -30,7 +30,7 @@ struct OpenedStore {
             logger: Logger(label: "berth.embedded-postgres", factory: { _ in logger.handler }))
         let configuration = try await embedded.start()
         return OpenedStore(
-            store: PostgresStore(configuration: configuration, logger: logger),
+            store: PostgresStore(configuration: configuration, maxLogBytesPerExecution: config.maxLogBytesPerExecution, logger: logger),
             embedded: embedded, description: "embedded PostgreSQL in \(embedded.clusterDirectory.path)")
     }
 

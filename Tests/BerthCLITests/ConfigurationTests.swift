@@ -19,6 +19,7 @@ struct ConfigurationTests {
         default_host: local
         log_level: debug
         leader_failover_seconds: 4
+        outputs: {max_log_bytes: 4096}
         limits:
           max_body_bytes: 65536
           max_header_bytes: 8192
@@ -56,6 +57,7 @@ struct ConfigurationTests {
         #expect(config.defaultHost == "local")
         #expect(config.logLevel == "debug")
         #expect(config.maxBodyBytes == 65536)
+        #expect(config.maxLogBytesPerExecution == 4096)
         var limits = BerthConfig.Limits()
         limits.maxHeaderBytes = 8192
         limits.idleTimeoutSeconds = 12.5
@@ -171,7 +173,7 @@ struct ConfigurationTests {
     @Test(arguments: [
         ("listen: {port: 8080, hots: x}", "f.yaml: listen.hots: unknown key (expected one of host, port, tls)"),
         ("listen: {tls: {certificate_file: c.pem}}", "f.yaml: listen.tls.key_file: is required"),
-        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, leader_failover_seconds, limits, listen, log_level, plugin_dirs, secrets, server_id)"),
+        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, leader_failover_seconds, limits, listen, log_level, outputs, plugin_dirs, secrets, server_id)"),
         ("listen: {port: http}", "f.yaml: listen.port: expected an integer, found string"),
         ("listen: {port: 0}", "f.yaml: listen.port: expected a port number from 1 to 65535, found 0"),
         ("database: {url: 5}", "f.yaml: database.url: expected a string, found number"),
@@ -182,6 +184,8 @@ struct ConfigurationTests {
         ("limits: {max_header_bytes: 100}", "f.yaml: limits.max_header_bytes: must be from 1024 to 1048576, found 100"),
         ("limits: {idle_timeout_seconds: 0}", "f.yaml: limits.idle_timeout_seconds: must be from 1 to 3600, found 0.0"),
         ("limits: {read_timeout_seconds: 3601}", "f.yaml: limits.read_timeout_seconds: must be from 1 to 3600, found 3601.0"),
+        ("outputs: {max_log_bytes: 10}", "f.yaml: outputs.max_log_bytes: must be at least 1024, found 10"),
+        ("outputs: {keep: true}", "f.yaml: outputs.keep: unknown key (expected one of max_log_bytes)"),
         ("limits: {max_log_follows_per_token: 0}", "f.yaml: limits.max_log_follows_per_token: must be from 1 to 10000, found 0"),
         ("hosts: {name: a}", "f.yaml: hosts: expected an array of hosts, found object"),
         ("hosts: [{name: a, plugin: docker}, {name: b}]", "f.yaml: hosts[1].plugin: is required"),

@@ -1,4 +1,5 @@
 import BerthClient
+import BerthPluginKit
 import BerthTestSupport
 import Foundation
 import Testing
@@ -76,6 +77,26 @@ struct EndToEndTests {
 
         let ok = try await Subprocess.berth(["run", "--name", "e2e-ok", TestEnvironment.localImage, "true"], environment: env, timeout: 120)
         #expect(ok.status == 0, "\(ok.stderr)")
+
+        // berth result and berth progress print what the execution reported.
+        let reporting = try await Subprocess.berth(
+            ["submit", "--name", "e2e-report", TestEnvironment.localImage, "sh", "-c",
+             #"echo '::berth::progress {"pct": 100}'; echo '::berth::result {"answer": 42}'"#],
+            environment: env)
+        let reportingID = reporting.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(reporting.status == 0, "\(reporting.stderr)")
+        _ = try await Subprocess.berth(["logs", "-f", reportingID], environment: env, timeout: 120)
+        let result = try await Subprocess.berth(["result", reportingID], environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try JSONValue(parsing: result.stdout) == ["answer": 42])
+        let progress = try await Subprocess.berth(["progress", "--json", reportingID], environment: env)
+        #expect(try JSONValue(parsing: progress.stdout)["progress"] == ["pct": 100])
+        let silent = try await Subprocess.berth(["submit", TestEnvironment.localImage, "true"], environment: env)
+        let silentID = silent.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = try await Subprocess.berth(["logs", "-f", silentID], environment: env, timeout: 120)
+        let none = try await Subprocess.berth(["result", silentID], environment: env)
+        #expect(none.status != 0)
+        #expect(none.stderr.contains("without a result"), "\(none.stderr)")
 
         let ps = try await Subprocess.berth(["ps", "--all"], environment: env)
         #expect(ps.status == 0)

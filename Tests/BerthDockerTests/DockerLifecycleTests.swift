@@ -59,14 +59,15 @@ struct DockerLifecycleTests {
         try await docker.backend.remove(handle)
     }
 
-    @Test("followed logs arrive while running and end when the container ends", arguments: DockerFixture.Engine.allCases)
+    @Test("followed logs arrive while running and end when the container ends, a last line without newline included", arguments: DockerFixture.Engine.allCases)
     func followEndsWithContainer(engine: DockerFixture.Engine) async throws {
         let docker = try await DockerFixture.open(engine)
-        let handle = try await docker.backend.start(DockerFixture.shell("echo first; sleep 1; echo second"))
+        // The last line has no newline: Docker's own follow drops it; the plugin must not.
+        let handle = try await docker.backend.start(DockerFixture.shell("echo first; sleep 1; echo second; printf last"))
         let clock = ContinuousClock()
         let began = clock.now
         let chunks = try await TestPlugins.collect(docker.backend.logs(LogRequest(handle: handle, follow: true)))
-        #expect(chunks.map(\.text) == ["first\n", "second\n"])
+        #expect(chunks.map(\.text) == ["first\n", "second\n", "last"])
         #expect(clock.now - began < .seconds(10))
         let status = try await docker.backend.inspect(handle)
         #expect(status.state == .exited)

@@ -40,7 +40,7 @@ struct DockerSSHTests {
     @Test("an unknown host key and a changed one are refused, naming the host and the SHA-256 fingerprint")
     func hostKeys() async throws {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("berth-known-\(TestEnvironment.uniqueID())")
-        FileManager.default.createFile(atPath: empty.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: empty.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: empty) }
         var unknown = try TestEnvironment.dockerSSHSettings()
         unknown["known_hosts"] = .string(empty.path)
@@ -59,7 +59,7 @@ struct DockerSSHTests {
     @Test("with strict checking off an unknown host key is accepted, a changed one still refused")
     func lenientHostKeys() async throws {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("berth-known-\(TestEnvironment.uniqueID())")
-        FileManager.default.createFile(atPath: empty.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: empty.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: empty) }
         var unknown = try TestEnvironment.dockerSSHSettings()
         unknown["known_hosts"] = .string(empty.path)

@@ -40,6 +40,40 @@ struct SupervisorTests {
         }
     }
 
+    @Test("progress lines are seen while the container runs; the result after it ends")
+    func progressAndResult() async throws {
+        try await RuntimeFixture.with(hosts: [try RuntimeFixture.localHost()]) { runtime in
+            let store = runtime.store
+            let id = try await runtime.submitAndLaunch("""
+                echo '::berth::progress {"step": 1, "of": 2}'; sleep 2
+                echo '::berth::progress not json'
+                echo '::berth::progress {"step": 2, "of": 2}'; sleep 2
+                printf '::berth::result {"answer": 42}'
+                """)
+            var seenWhileRunning: [String: JSONValue]?
+            for _ in 0..<200 {
+                if let progress = try await store.report(.progress, of: id),
+                   try await store.execution(id: id)?.state == .running {
+                    seenWhileRunning = progress.body
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(seenWhileRunning?["of"] == 2, "progress should be visible while the execution runs")
+            #expect(try await store.report(.result, of: id) == nil, "no result before the line is printed")
+            let execution = try await runtime.waitUntilTerminal(id)
+            #expect(execution.state == .succeeded)
+            let stored = try await store.report(.result, of: id)
+            let output = try await runtime.output(id)
+            let result = try #require(stored, "output: \(output.debugDescription)")
+            #expect(result.body == ["answer": 42])
+            #expect(result.source == .stdout && result.attempt == 1)
+            #expect(try await store.report(.progress, of: id)?.body == ["step": 2, "of": 2])
+            // The report lines stay in the log, the bad one too.
+            #expect(output.contains("::berth::progress not json\n") && output.hasSuffix("::berth::result {\"answer\": 42}"))
+        }
+    }
+
     @Test("a non-zero exit fails the execution with its exit code")
     func nonZeroExit() async throws {
         try await RuntimeFixture.with(hosts: [try RuntimeFixture.localHost()]) { runtime in

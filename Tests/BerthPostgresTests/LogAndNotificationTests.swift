@@ -54,6 +54,36 @@ extension PostgresTests {
             }
         }
 
+        @Test("output past the cap is cut with a marker on its stream, counted over attempts and streams; later chunks are dropped")
+        func logCap() async throws {
+            try await TestServer.withStore(maxLogBytesPerExecution: 1024) { store, _ in
+                let execution = try await store.createExecution(sampleExecution())
+                let other = try await store.createExecution(sampleExecution())
+                let line = [UInt8](repeating: UInt8(ascii: "a"), count: 299) + [UInt8(ascii: "\n")]
+                // 300 + 300 + 300 bytes fit; the fourth chunk crosses 1024 at its 125th byte.
+                try await store.appendLogs([
+                    NewLogChunk(executionID: execution.id, attempt: 1, stream: .stdout, bytes: line),
+                    NewLogChunk(executionID: execution.id, attempt: 1, stream: .stderr, bytes: line),
+                    NewLogChunk(executionID: other.id, attempt: 1, stream: .stdout, bytes: line),
+                ])
+                let stored = try await store.appendLogs([
+                    NewLogChunk(executionID: execution.id, attempt: 2, stream: .stdout, bytes: line),
+                    NewLogChunk(executionID: execution.id, attempt: 2, stream: .stderr, bytes: line),
+                    NewLogChunk(executionID: execution.id, attempt: 2, stream: .stdout, bytes: line),
+                ])
+                #expect(stored.map(\.seq) == [3, 4, 5])
+                #expect(stored[1].bytes.count == 124 && stored[1].stream == .stderr)
+                #expect(String(decoding: stored[2].bytes, as: UTF8.self).contains("output cut here") && stored[2].stream == .stderr)
+                // Once cut, nothing more is stored, and the seq numbers stay gapless.
+                #expect(try await store.appendLogs([NewLogChunk(executionID: execution.id, attempt: 3, stream: .stdout, bytes: [1])]).isEmpty)
+                let all = try await store.logs(LogQuery(executionID: execution.id))
+                #expect(all.map(\.seq) == [1, 2, 3, 4, 5])
+                #expect(all.prefix(4).reduce(0) { $0 + $1.bytes.count } == 1024)
+                // Another execution has its own budget.
+                #expect(try await store.appendLogs([NewLogChunk(executionID: other.id, attempt: 1, stream: .stdout, bytes: line)]).count == 1)
+            }
+        }
+
         @Test func largeBatchesSpanStatements() async throws {
             try await TestServer.withStore { store, _ in
                 let execution = try await store.createExecution(sampleExecution())

@@ -97,11 +97,17 @@ struct AuthTests {
             let mine = try await h.submit(["image": "x", "name": "alice-1"], as: .token(alice))
             #expect(mine["owner"] == "alice")
             let theirs = try h.id(of: try await h.submit(["image": "x", "name": "bob-1"], as: .token(bob))).uuidString.lowercased()
-            for (method, path) in [
-                (HTTPRequest.Method.get, "/v1/executions/\(theirs)"), (.get, "/v1/executions/\(theirs)/logs"),
-                (.get, "/v1/executions/\(theirs)/logs?follow=true"), (.get, "/v1/executions/\(theirs)/events"),
-                (.post, "/v1/executions/\(theirs)/cancel"),
-            ] {
+            // Bob's execution has reports, so a 404 can only mean alice may not see it.
+            for kind in ExecutionReport.Kind.allCases {
+                try await h.store.recordReport(ExecutionReport(
+                    executionID: UUID(uuidString: theirs)!, kind: kind, attempt: 1, source: .stdout, body: ["done": true], at: Date()))
+            }
+            // Every per-execution route of the route table, and a follow.
+            let perExecution = APIRoute.all.filter { $0.hasIDParameter && $0.tag == "executions" }
+                .map { ($0.method, $0.path.replacingOccurrences(of: "{id}", with: theirs)) }
+                + [(HTTPRequest.Method.get, "/v1/executions/\(theirs)/logs?follow=true")]
+            #expect(perExecution.count == 7)
+            for (method, path) in perExecution {
                 try h.expectProblem(try await h.request(method, path, as: .token(alice)), status: .notFound, code: "execution_not_found")
             }
             #expect(try await h.store.execution(id: UUID(uuidString: theirs)!)?.state == .queued, "alice's cancel must not reach bob's execution")

@@ -13,6 +13,50 @@ import Testing
 extension ServerTests {
     static let ndjson: HTTPFields = [.accept: "application/x-ndjson"]
 
+    @Test("tail=N gives the last N lines, across and inside chunks, with the filters; with follow, then new output")
+    func logsTail() async throws {
+        try await ServerHarness.run { h in
+            let id = try h.id(of: try await h.submit(["image": "x"]))
+            let path = "/v1/executions/\(id.uuidString.lowercased())/logs"
+            let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+            // Lines spread over chunks in odd ways; 1200 more chunks make the tail cross pages.
+            var chunks = [
+                NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("l1\nl".utf8), timestamp: t0),
+                NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("2\n".utf8), timestamp: t0),
+                NewLogChunk(executionID: id, attempt: 1, stream: .stderr, bytes: Array("e1\n".utf8), timestamp: t0),
+                NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("l3\nl4\n".utf8), timestamp: t0),
+            ]
+            #expect(try await h.request(.get, path + "?tail=0").text == "")
+            try await h.store.appendLogs(chunks)
+            #expect(try await h.request(.get, path + "?tail=1").text == "l4\n")
+            #expect(try await h.request(.get, path + "?tail=2&stream=stdout").text == "l3\nl4\n")
+            #expect(try await h.request(.get, path + "?tail=3").text == "e1\nl3\nl4\n")
+            #expect(try await h.request(.get, path + "?tail=3&stream=stdout").text == "l2\nl3\nl4\n")
+            #expect(try await h.request(.get, path + "?tail=4&stream=stdout").text == "l1\nl2\nl3\nl4\n")
+            #expect(try await h.request(.get, path + "?tail=100").text == "l1\nl2\ne1\nl3\nl4\n")
+            #expect(try await h.request(.get, path + "?tail=1&stream=stderr").text == "e1\n")
+            chunks = (1...1200).map { NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("n\($0)\n".utf8), timestamp: t0) }
+            chunks.append(NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("partial".utf8), timestamp: t0))
+            try await h.store.appendLogs(chunks)
+            // A last line without a newline counts as a line.
+            #expect(try await h.request(.get, path + "?tail=2").text == "n1200\npartial")
+            let many = try await h.request(.get, path + "?tail=1202").text
+            #expect(many.hasPrefix("l4\nn1\n") && many.hasSuffix("n1200\npartial"))
+            let ndjson = try await h.request(.get, path + "?tail=1", headers: Self.ndjson).text
+            #expect(try JSONValue(parsing: ndjson.trimmingCharacters(in: .newlines))["data"] == "partial")
+            try h.expectProblem(try await h.request(.get, path + "?tail=-1"), status: .unprocessableContent, code: "out_of_range", field: "tail")
+            try h.expectProblem(try await h.request(.get, path + "?tail=100001"), status: .unprocessableContent, code: "out_of_range", field: "tail")
+
+            // tail with follow: the last line, then what comes next, and nothing twice.
+            let follower = Task { try await h.request(.get, path + "?tail=1&follow=true").text }
+            try await Task.sleep(for: .milliseconds(300))
+            try await h.store.appendLogs([NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("\nlive\n".utf8), timestamp: t0)])
+            try await Task.sleep(for: .milliseconds(300))
+            _ = try await h.store.transition(id, from: .queued, to: .cancelled, reason: "test")
+            #expect(try await follower.value == "partial\nlive\n")
+        }
+    }
+
     @Test func logsPlainAndNDJSONWithFilters() async throws {
         try await ServerHarness.run { h in
             let id = try h.id(of: try await h.submit(["image": "x"]))

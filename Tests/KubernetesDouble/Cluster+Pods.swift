@@ -109,8 +109,16 @@ extension Cluster {
     }
 
     /// Reads how container `id` ended from the engine and records it.
+    ///
+    /// Docker 20.10 can report a container killed for memory (exit 137) before it sets
+    /// `OOMKilled`, which a kubelet reading containerd never sees; so a 137 without the flag is
+    /// read again for up to a second before it counts as a plain kill.
     private func collectEnd(_ name: String, uid: String, id: String) async {
-        let inspect = try? await docker.inspect(id)
+        var inspect = try? await docker.inspect(id)
+        for _ in 0..<10 where inspect?["State"]?["ExitCode"]?.int64Value == 137 && inspect?["State"]?["OOMKilled"]?.boolValue != true {
+            try? await Task.sleep(for: .milliseconds(100))
+            inspect = (try? await docker.inspect(id)) ?? inspect
+        }
         containerEnded(name, uid: uid, id: id, inspect: inspect)
     }
 

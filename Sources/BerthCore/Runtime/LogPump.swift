@@ -3,12 +3,16 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Copies one attempt's followed log stream into the Store.
+/// Copies one attempt's followed log stream into the Store, and keeps what the attempt reports
+/// on stdout (`::berth::progress {json}`, `::berth::result {json}`; ``ReportLineScanner``).
 ///
 /// The reader appends chunks to a buffer as they arrive; one writer takes everything buffered
 /// every `interval` and stores it in one insert. So a line that is followed by silence (`echo
 /// started; sleep 60`) is stored within `interval`, a burst becomes few large inserts, and the
-/// single writer keeps chunks in the order they came.
+/// single writer keeps chunks in the order they came. Of the reports read in one interval only
+/// the latest of each kind is written (a job may print progress a thousand times a second),
+/// and before the chunks that carried it: a reader that resumes after a crash skips stored
+/// chunks, so a report is never lost between the two writes.
 struct LogPump: Sendable {
     let store: any Store
     let interval: Duration
@@ -18,6 +22,7 @@ struct LogPump: Sendable {
     private final class Pending: Sendable {
         struct State {
             var chunks: [NewLogChunk] = []
+            var reports: [ExecutionReport.Kind: ExecutionReport] = [:]
             var finished = false
         }
         let state = Mutex(State())
@@ -42,27 +47,49 @@ struct LogPump: Sendable {
             group.addTask {
                 while true {
                     try? await Task.sleep(for: interval)
-                    let (batch, finished) = pending.state.withLock { state in
-                        defer { state.chunks.removeAll(keepingCapacity: true) }
-                        return (state.chunks, state.finished || Task.isCancelled)
+                    let (batch, reports, finished) = pending.state.withLock { state in
+                        defer {
+                            state.chunks.removeAll(keepingCapacity: true)
+                            state.reports.removeAll()
+                        }
+                        return (state.chunks, Array(state.reports.values), state.finished || Task.isCancelled)
                     }
+                    await write(reports)
                     await write(batch)
                     if finished { return }
                 }
             }
             var resume = start
             var backoff = 0.2
+            var scanner = ReportLineScanner()
+            /// Keeps what a stdout line reported, as of `at`.
+            func keep(_ findings: [ReportLineScanner.Finding], at: Date) {
+                for finding in findings {
+                    switch finding {
+                    case .report(let kind, let body):
+                        let report = ExecutionReport(executionID: execution, kind: kind, attempt: attempt, source: .stdout, body: body, at: at)
+                        pending.state.withLock { $0.reports[kind] = report }
+                    case .invalid(let kind, let reason):
+                        logger.warning("ignored a report line", metadata: ["kind": "\(kind.rawValue)", "reason": "\(reason)"])
+                    }
+                }
+            }
+            var lastStdoutAt = Date()
             while !Task.isCancelled {
                 resume.beginPass()
                 do {
                     for try await chunk in open(resume.since) {
                         guard resume.admit(chunk) else { continue }
-                        let record = NewLogChunk(
-                            executionID: execution, attempt: attempt, stream: chunk.stream, bytes: chunk.data,
-                            timestamp: Date(timeIntervalSince1970: chunk.timestamp.secondsSinceEpoch))
+                        let at = Date(timeIntervalSince1970: chunk.timestamp.secondsSinceEpoch)
+                        if chunk.stream == .stdout {
+                            keep(scanner.feed(chunk.data), at: at)
+                            lastStdoutAt = at
+                        }
+                        let record = NewLogChunk(executionID: execution, attempt: attempt, stream: chunk.stream, bytes: chunk.data, timestamp: at)
                         pending.state.withLock { $0.chunks.append(record) }
                         backoff = 0.2
                     }
+                    keep(scanner.finish(), at: lastStdoutAt)
                     break
                 } catch let error as PluginError where error.retryable {
                     logger.warning("log stream lost; resuming", metadata: [
@@ -76,6 +103,16 @@ struct LogPump: Sendable {
                 }
             }
             pending.state.withLock { $0.finished = true }
+        }
+    }
+
+    private func write(_ reports: [ExecutionReport]) async {
+        for report in reports.sorted(by: { $0.kind.rawValue < $1.kind.rawValue }) {
+            do {
+                try await store.recordReport(report)
+            } catch {
+                logger.error("could not store a report", metadata: ["kind": "\(report.kind.rawValue)", "error": "\(error)"])
+            }
         }
     }
 

@@ -11,6 +11,10 @@ public struct LogQuery: Sendable, Hashable {
     public var attempt: Int?
     /// Only chunks with a larger `seq` (what a follower passes to continue).
     public var afterSeq: Int64?
+    /// Only chunks with a smaller `seq` (what a reader going backwards passes to continue).
+    public var beforeSeq: Int64?
+    /// Newest first (descending `seq`), for reading the end of the output.
+    public var newestFirst = false
     /// Only chunks with a timestamp at or after this.
     public var since: Date?
     /// At most this many chunks (1…10000).

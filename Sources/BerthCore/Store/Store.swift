@@ -100,9 +100,16 @@ public protocol Store: Sendable {
     @discardableResult
     func appendLogs(_ chunks: [NewLogChunk]) async throws(StoreError) -> [StoredLogChunk]
 
-    /// Reads log chunks in `seq` order.
+    /// Reads log chunks in `seq` order (descending when `query.newestFirst`).
     /// - Parameter query: Which chunks.
     func logs(_ query: LogQuery) async throws(StoreError) -> [StoredLogChunk]
+
+    /// Keeps `report` as its execution's latest of its kind, unless the stored one is newer (a
+    /// later attempt, or the same attempt at a later time).
+    func recordReport(_ report: ExecutionReport) async throws(StoreError)
+
+    /// The latest report of `kind` of an execution, if it made one.
+    func report(_ kind: ExecutionReport.Kind, of executionID: UUID) async throws(StoreError) -> ExecutionReport?
 
     /// Inserts or replaces a host record.
     /// - Parameter host: The record.

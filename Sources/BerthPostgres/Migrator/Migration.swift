@@ -36,5 +36,6 @@ public struct Migration: Sendable, Hashable {
         Migration(version: 2, name: "failover", sql: String(decoding: PackageResources._002_failover_sql, as: UTF8.self)),
         Migration(version: 3, name: "tokens", sql: String(decoding: PackageResources._003_tokens_sql, as: UTF8.self)),
         Migration(version: 4, name: "secret_env", sql: String(decoding: PackageResources._004_secret_env_sql, as: UTF8.self)),
+        Migration(version: 5, name: "outputs", sql: String(decoding: PackageResources._005_outputs_sql, as: UTF8.self)),
     ]
 }

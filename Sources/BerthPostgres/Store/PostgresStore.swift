@@ -10,14 +10,26 @@ public final class PostgresStore: Store {
     /// The LISTEN connection behind ``notifications()``.
     public let listener: PostgresListener
     let logger: Logger
+    /// The most output bytes stored per execution (all attempts, both streams); past it a
+    /// marker chunk says where the output was cut and the rest is dropped.
+    public let maxLogBytesPerExecution: Int64
+
+    /// The default of ``maxLogBytesPerExecution``: 256 MiB.
+    public static let defaultMaxLogBytesPerExecution: Int64 = 256 << 20
 
     /// Creates a Store; nothing connects until first use. Call ``migrate()`` at start-up and
     /// ``shutdown()`` at the end.
     /// - Parameters:
     ///   - configuration: Where the database is.
     ///   - maxConnections: The pool's bound.
+    ///   - maxLogBytesPerExecution: The log cap of each execution.
     ///   - logger: Where to log.
-    public init(configuration: PostgresConfiguration, maxConnections: Int = 8, logger: Logger = Logger(label: "berth.store")) {
+    public init(
+        configuration: PostgresConfiguration, maxConnections: Int = 8,
+        maxLogBytesPerExecution: Int64 = PostgresStore.defaultMaxLogBytesPerExecution,
+        logger: Logger = Logger(label: "berth.store")
+    ) {
+        self.maxLogBytesPerExecution = maxLogBytesPerExecution
         self.pool = PostgresConnectionPool(configuration: configuration, maxConnections: maxConnections, logger: logger)
         self.listener = PostgresListener(
             configuration: configuration,
