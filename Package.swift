@@ -200,6 +200,7 @@ let package = Package(
             name: "berth",
             dependencies: [
                 "BerthClient", "BerthConfiguration", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthSecrets", "BerthServer",
+                "BerthYAML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -256,7 +257,7 @@ let package = Package(
         .testTarget(
             name: "BerthDockerTests",
             dependencies: [
-                "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthSecrets", "BerthTestSupport", "DockerEngine",
+                "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthSecrets", "BerthTestSupport", "DockerEngine", "TarFormat",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

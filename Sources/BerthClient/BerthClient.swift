@@ -120,6 +120,12 @@ public struct BerthClient: Sendable {
         try await send("GET", "/v1/executions/\(Self.escape(id))/\(Self.escape(kind))")
     }
 
+    /// The outputs collected from the execution's latest attempt, a tar archive
+    /// (`GET /v1/executions/{id}/artifacts`).
+    public func artifacts(of id: String) async throws(ClientError) -> [UInt8] {
+        try await fetch("GET", "/v1/executions/\(Self.escape(id))/artifacts", timeout: 600).body
+    }
+
     /// The target hosts and their state (`GET /v1/hosts`).
     public func hosts() async throws(ClientError) -> JSONValue {
         try await send("GET", "/v1/hosts")
@@ -215,9 +221,22 @@ public struct BerthClient: Sendable {
 
     /// Sends a request and returns the JSON answer, or throws the problem it reports.
     public func send(_ method: String, _ path: String, body: JSONValue? = nil, headers extra: [String: String] = [:]) async throws(ClientError) -> JSONValue {
+        let response = try await fetch(method, path, body: body, headers: extra)
+        if response.body.isEmpty { return .null }
+        do {
+            return try response.json()
+        } catch {
+            throw ClientError.invalidResponse("\(method) \(path) answered \(response.status) with a body that is not JSON: \(error)")
+        }
+    }
+
+    /// Sends a request and returns its 2xx response, or throws the problem it reports.
+    func fetch(
+        _ method: String, _ path: String, body: JSONValue? = nil, headers extra: [String: String] = [:], timeout: Double = 60
+    ) async throws(ClientError) -> HTTPResponse {
         var requestHeaders = headers.merging(extra) { $1 }
         if body != nil { requestHeaders["Content-Type"] = "application/json" }
-        let request = HTTPRequest(method: method, path: path, headers: requestHeaders, body: body?.serialized(), timeout: 60)
+        let request = HTTPRequest(method: method, path: path, headers: requestHeaders, body: body?.serialized(), timeout: timeout)
         let response: HTTPResponse
         do {
             response = try await transport.send(request)
@@ -225,12 +244,7 @@ public struct BerthClient: Sendable {
             throw Self.failure(error, url: baseURL)
         }
         guard (200..<300).contains(response.status) else { throw Self.failure(response) }
-        if response.body.isEmpty { return .null }
-        do {
-            return try response.json()
-        } catch {
-            throw ClientError.invalidResponse("\(method) \(path) answered \(response.status) with a body that is not JSON: \(error)")
-        }
+        return response
     }
 
     /// The error for an error status: the problem details in the body, or the status alone.

@@ -118,6 +118,15 @@ public struct BerthConfig: Sendable, Hashable {
     /// The most bytes of output stored per execution (`outputs.max_log_bytes`, default 256 MiB);
     /// past it a marker says where the output was cut.
     public var maxLogBytesPerExecution: Int64 = 256 << 20
+    /// The most bytes of outputs collected per attempt (`outputs.max_artifact_bytes`, default
+    /// 100 MiB); past it none are kept.
+    public var maxArtifactBytes: Int64 = 100 << 20
+    /// Where an execution's inline config is written in its container
+    /// (`inputs.config_path`, default `/berth/in/config.json`).
+    public var configPath = "/berth/in/config.json"
+    /// Seconds after it finished that an execution keeps its logs, collected outputs and kept
+    /// runtime objects (`retention.finished_seconds`, default 7 days); `nil` (0) keeps them.
+    public var retentionSeconds: Double? = 7 * 86_400
 
     /// The secrets key file in use: ``secretsKeyFile``, else `<data_dir>/secrets.key`.
     public var effectiveSecretsKeyFile: String { secretsKeyFile ?? dataDirectory + "/secrets.key" }
@@ -235,7 +244,7 @@ public struct BerthConfig: Sendable, Hashable {
 
     private static let topKeys: Set = [
         "listen", "database", "data_dir", "plugin_dirs", "server_id", "default_host", "log_level", "limits", "hosts",
-        "leader_failover_seconds", "secrets", "outputs",
+        "leader_failover_seconds", "secrets", "outputs", "inputs", "retention",
     ]
 
     private static func read(_ document: JSONValue, file: String?, environment: [String: String]) throws(JSONError) -> BerthConfig {
@@ -335,12 +344,38 @@ public struct BerthConfig: Sendable, Hashable {
         }
         if let value = root.value("outputs") {
             let reader = try JSONObjectReader(value, path: "outputs")
-            try rejectUnknown(reader, allowed: ["max_log_bytes"])
+            try rejectUnknown(reader, allowed: ["max_log_bytes", "max_artifact_bytes"])
             if let bytes = try reader.optionalInt("max_log_bytes") {
                 guard bytes >= 1024 else {
                     throw JSONError(location: "outputs.max_log_bytes", reason: "must be at least 1024, found \(bytes)")
                 }
                 config.maxLogBytesPerExecution = bytes
+            }
+            if let bytes = try reader.optionalInt("max_artifact_bytes") {
+                guard bytes >= 0 else {
+                    throw JSONError(location: "outputs.max_artifact_bytes", reason: "must be 0 (collect nothing) or more, found \(bytes)")
+                }
+                config.maxArtifactBytes = bytes
+            }
+        }
+        if let value = root.value("retention") {
+            let reader = try JSONObjectReader(value, path: "retention")
+            try rejectUnknown(reader, allowed: ["finished_seconds"])
+            if let seconds = try reader.optionalDouble("finished_seconds") {
+                guard seconds >= 0, seconds <= 10 * 365 * 86_400 else {
+                    throw JSONError(location: "retention.finished_seconds", reason: "must be 0 (keep for ever) to 315360000 (ten years), found \(seconds)")
+                }
+                config.retentionSeconds = seconds == 0 ? nil : seconds
+            }
+        }
+        if let value = root.value("inputs") {
+            let reader = try JSONObjectReader(value, path: "inputs")
+            try rejectUnknown(reader, allowed: ["config_path"])
+            if let path = try reader.optionalString("config_path") {
+                if let problem = SpecFile.pathProblem(path) {
+                    throw JSONError(location: "inputs.config_path", reason: problem)
+                }
+                config.configPath = path
             }
         }
         if let seconds = try root.optionalDouble("leader_failover_seconds") {

@@ -25,8 +25,18 @@ public protocol Backend: Sendable {
     func logs(_ request: LogRequest) -> PluginStream<LogChunk>
     /// The instance's event stream: status changes of Berth's objects and connection changes.
     func events() -> PluginStream<BackendEvent>
+    /// A folder of an ended attempt's runtime object as a tar archive, in parts; `not_found`
+    /// when there is no such folder, `unsupported` when the backend cannot collect files.
+    func collect(_ request: CollectRequest) -> PluginStream<ArchivePart>
     /// Frees what the instance holds. Called once, last.
     func close() async
+}
+
+extension Backend {
+    /// A backend that cannot collect files: the stream fails with `unsupported`.
+    public func collect(_ request: CollectRequest) -> PluginStream<ArchivePart> {
+        PluginStream { throw PluginError(.unsupported, "this backend does not collect files from its runtime objects") }
+    }
 }
 
 /// What the host tells a plugin when it opens an instance.

@@ -40,11 +40,16 @@ struct API: Sendable {
         case (.cancelExecution, let caller?): return try await cancel(context, caller)
         case (.getExecutionLogs, let caller?):
             let execution = try await execution(context, caller)
+            if let expired = execution.outputsExpiredAt { throw Problem.outputsExpired(execution, at: expired) }
             return try await LogResponder(store: self.context.store, follows: follows)
                 .respond(request, id: execution.id, token: caller.tokenID, logger: context.logger)
         case (.listExecutionEvents, let caller?): return try await events(context, caller)
         case (.getExecutionProgress, let caller?): return try await report(.progress, context, caller)
         case (.getExecutionResult, let caller?): return try await report(.result, context, caller)
+        case (.getExecutionArtifacts, let caller?): return try await artifacts(context, caller)
+        case (.streamEvents, let caller?):
+            return try await EventStreamResponder(store: self.context.store, follows: follows)
+                .respond(request, caller: caller, logger: context.logger)
         case (.listHosts, _): return JSONBody.response(["items": .array(await SystemStatus.hosts(self.context.plugins))])
         case (.listPlugins, _): return JSONBody.response(["items": .array(await SystemStatus.plugins(self.context.plugins))])
         case (.healthz, _): return JSONBody.response(["status": "alive"])
@@ -54,7 +59,8 @@ struct API: Sendable {
         case (.listTokens, _): return try await listTokens()
         case (.revokeToken, _): return try await revokeToken(context)
         case (.submitExecution, nil), (.listExecutions, nil), (.getExecution, nil), (.cancelExecution, nil),
-             (.getExecutionLogs, nil), (.listExecutionEvents, nil), (.getExecutionProgress, nil), (.getExecutionResult, nil):
+             (.getExecutionLogs, nil), (.listExecutionEvents, nil), (.getExecutionProgress, nil), (.getExecutionResult, nil),
+             (.getExecutionArtifacts, nil), (.streamEvents, nil):
             throw Problem.unauthenticated("this route needs an API token")
         }
     }
@@ -189,6 +195,36 @@ struct API: Sendable {
             throw Problem.noReport(kind, execution)
         }
         return JSONBody.response(Wire.report(report))
+    }
+
+    /// The latest attempt's collected outputs, streamed from the Store as the tar archive they are.
+    private func artifacts(_ requestContext: some RequestContext, _ caller: Principal) async throws -> Response {
+        let execution = try await execution(requestContext, caller)
+        if let expired = execution.outputsExpiredAt { throw Problem.outputsExpired(execution, at: expired) }
+        guard let set = try await context.store.artifactSet(of: execution.id) else { throw Problem.noArtifacts(execution) }
+        guard set.complete else {
+            throw Problem(
+                .conflict, code: "artifacts_unavailable", title: "Outputs not available",
+                detail: "the outputs of attempt \(set.attempt) " + (set.error.map { "were not kept: \($0)" } ?? "are still being collected"))
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-tar"
+        headers[.contentLength] = String(set.bytes)
+        headers[.contentDisposition] = "attachment; filename=\"\(Wire.id(execution.id))-attempt-\(set.attempt).tar\""
+        let store = context.store
+        let body = ResponseBody { writer in
+            var after = 0
+            while true {
+                let chunks = try await store.artifactChunks(of: set.executionID, attempt: set.attempt, afterSeq: after, limit: 4)
+                for chunk in chunks {
+                    try await writer.write(ByteBuffer(bytes: chunk.data))
+                    after = chunk.seq
+                }
+                if chunks.count < 4 { break }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
     }
 
     private func events(_ requestContext: some RequestContext, _ caller: Principal) async throws -> Response {

@@ -198,6 +198,8 @@ enum OpenAPIDocument {
                 "pattern": #"^[^./\\\u0000-\u001F\u007F-\u009F][^/\\\u0000-\u001F\u007F-\u009F]*$"#,
                 "description": "A name for people; no '/', '\\' or control characters, not starting with '.'",
             ]),
+            "config": nullable("object", ["description": "Written as JSON into the container before it starts (inputs.config_path, default /berth/in/config.json); Docker hosts"]),
+            "keep": ["type": "boolean", "default": false, "description": "Leave the finished container on its host until retention (for inspection)"],
             "max_attempts": ["type": "integer", "minimum": 1, "maximum": 100, "default": 1,
                              "description": "Attempts allowed, the first included; a lost attempt, an engine failure and a listed exit code are retried"],
             "retry_on_exit_codes": ["type": "array", "items": ["type": "integer", "minimum": 1, "maximum": 255],
@@ -234,6 +236,9 @@ enum OpenAPIDocument {
             "retry_backoff_seconds": ["type": "number", "minimum": 0],
             "not_before": ["oneOf": [time, ["type": "null"]], "description": "While queued for a retry: not placed before this time"],
             "secret_env": ["type": "array", "items": ["type": "string"], "description": "The names of the secret variables (never their values)"],
+            "config": nullable("object", ["description": "The inline config given at submission"]),
+            "keep": ["type": "boolean"],
+            "outputs_expired_at": ["oneOf": [time, ["type": "null"]], "description": "When retention removed the logs and collected outputs"],
             "created_at": time,
             "updated_at": time,
             "started_at": nullableTime,
@@ -241,7 +246,7 @@ enum OpenAPIDocument {
         ], required: [
             "id", "name", "owner", "image", "command", "args", "env", "working_dir", "target_host", "host", "state",
             "state_reason", "exit_code", "error", "attempts", "priority", "labels", "cpus", "memory_mb",
-            "timeout_seconds", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds", "not_before", "secret_env",
+            "timeout_seconds", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds", "not_before", "secret_env", "config", "keep", "outputs_expired_at",
             "created_at", "updated_at", "started_at", "finished_at",
         ]),
         "TokenRequest": object([

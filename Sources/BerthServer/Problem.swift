@@ -1,4 +1,5 @@
 import BerthCore
+import Foundation
 import BerthPluginKit
 import HTTPTypes
 public import Hummingbird
@@ -99,6 +100,22 @@ extension Problem {
                 : "execution \(id) has no result yet (it is \(execution.state.rawValue))"
         }
         return Problem(.notFound, code: "no_\(kind.rawValue)", title: kind == .progress ? "No progress" : "No result", detail: detail)
+    }
+
+    /// 410: retention removed the execution's logs and collected outputs.
+    static func outputsExpired(_ execution: Execution, at: Date) -> Problem {
+        Problem(
+            .gone, code: "outputs_expired", title: "Outputs removed",
+            detail: "the logs and collected outputs of execution \(Wire.id(execution.id)) were removed by retention at \(Wire.timestamp(at).rfc3339) (retention.finished_seconds); its result and progress are kept")
+    }
+
+    /// 404: no outputs were collected from the execution's containers.
+    static func noArtifacts(_ execution: Execution) -> Problem {
+        Problem(
+            .notFound, code: "no_artifacts", title: "No outputs",
+            detail: "execution \(Wire.id(execution.id)) has no collected outputs" + (execution.state.isTerminal
+                ? " (a Docker host collects /berth/out after the container ends; its container wrote none, or its host cannot collect)"
+                : " yet (they are collected when its container ends)"))
     }
 
     /// 400: the body is not JSON.

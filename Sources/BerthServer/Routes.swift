@@ -7,7 +7,7 @@ import Hummingbird
 /// same table registers the routes and generates `GET /openapi.json`, so the two cannot drift.
 enum Operation: String, CaseIterable, Sendable {
     case submitExecution, listExecutions, getExecution, cancelExecution, getExecutionLogs, listExecutionEvents
-    case getExecutionProgress, getExecutionResult
+    case getExecutionProgress, getExecutionResult, getExecutionArtifacts, streamEvents
     case listHosts, listPlugins, healthz, readyz, openAPI
     case createToken, listTokens, revokeToken
 }
@@ -157,6 +157,7 @@ extension APIRoute {
                     "application/x-ndjson": ref("LogChunk"),
                 ]),
                 notFound, invalid,
+                RouteResponse(status: 410, description: "Retention removed the logs (`outputs_expired`)", content: problem),
                 RouteResponse(status: 429, description: "The token already holds its most open follows (`too_many_follows`)", content: problem),
                 unavailable,
             ]),
@@ -178,6 +179,35 @@ extension APIRoute {
             responses: [
                 RouteResponse(status: 200, description: "The result", content: json("ResultReport")),
                 RouteResponse(status: 404, description: "No execution has this id (`execution_not_found`), or it has no result (`no_result`)", content: problem),
+                unavailable,
+            ]),
+        APIRoute(
+            method: .get, path: "/v1/executions/{id}/artifacts", operation: .getExecutionArtifacts,
+            summary: "The outputs collected from the latest attempt's container after it ended (everything under /berth/out), as a tar archive", tag: "executions",
+            responses: [
+                RouteResponse(status: 200, description: "The tar archive (entries named out/…)", content: ["application/x-tar": ["type": "string", "format": "binary"]]),
+                RouteResponse(status: 404, description: "No execution has this id (`execution_not_found`), or no outputs were collected (`no_artifacts`)", content: problem),
+                RouteResponse(status: 409, description: "The outputs are being collected, or were not kept (`artifacts_unavailable`: over the cap, or the collection failed)", content: problem),
+                RouteResponse(status: 410, description: "Retention removed them (`outputs_expired`)", content: problem),
+                unavailable,
+            ]),
+        APIRoute(
+            method: .get, path: "/v1/events", operation: .streamEvents,
+            summary: "Every state change as server-sent events (`id` = the event's seq), for dashboards and scripts; a submitter sees its own executions'", tag: "executions",
+            query: [
+                QueryParameter(name: "execution", description: "Only this execution's", schema: ["type": "string", "format": "uuid"]),
+                QueryParameter(name: "host", description: "Only executions placed on, or asking for, this host", schema: ["type": "string", "pattern": "^[^\\u0000]*$"]),
+                QueryParameter(name: "owner", description: "Only this owner's executions", schema: ["type": "string", "pattern": "^[^\\u0000]*$"]),
+                QueryParameter(name: "after", description: "Start after this event seq (default: only new events; a reconnecting client's Last-Event-ID does the same)",
+                               schema: ["type": "integer", "minimum": 0]),
+            ],
+            headers: [QueryParameter(name: "Last-Event-ID", description: "The last event seq the client saw (browsers send it when they reconnect)",
+                                     schema: ["type": "string", "pattern": "^[0-9]+$"])],
+            responses: [
+                RouteResponse(status: 200, description: "A stream of `event: transition` with `data:` an Event", content: ["text/event-stream": ["type": "string"]]),
+                RouteResponse(status: 403, description: "A submitter asked for another owner's events", content: problem),
+                invalid,
+                RouteResponse(status: 429, description: "The token holds as many follows and streams as allowed", content: problem),
                 unavailable,
             ]),
         APIRoute(

@@ -21,12 +21,16 @@ struct Submission: Sendable, Equatable {
     var retry: RetryPolicy
     /// Secret environment variables: never stored in the clear, returned or logged.
     var secretEnv: [String: String]
+    /// The inline config: written into the container as a file before it starts.
+    var config: [String: JSONValue]?
+    /// Leave the finished runtime object on its host until retention.
+    var keep: Bool
 
     /// The members a submission may have; any other is refused (`unknown_field`).
     static let fields: Set<String> = [
         "image", "command", "args", "env", "working_dir", "target_host", "labels", "cpus",
         "memory_mb", "timeout_seconds", "priority", "name", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds",
-        "secret_env",
+        "secret_env", "config", "keep",
     ]
 
     /// The allowed priority range.
@@ -71,6 +75,16 @@ struct Submission: Sendable, Equatable {
         name = try reader.optionalString("name")
         retry = try Self.retryPolicy(reader)
         secretEnv = try reader.optionalStringMap("secret_env") ?? [:]
+        keep = try reader.optionalBool("keep") ?? false
+        if let value = reader.value("config") {
+            guard case .object(let members) = value else {
+                throw Problem.invalid("config", "must be a JSON object")
+            }
+            guard !value.containsNUL else {
+                throw Problem.invalid("config", "must not contain NUL characters")
+            }
+            config = members
+        }
         try checkText()
         for key in secretEnv.keys.sorted() {
             guard Self.isEnvironmentName(key) else {
@@ -164,11 +178,14 @@ struct Submission: Sendable, Equatable {
                 throw Problem(.internalServerError, code: "internal", title: "Internal error", detail: "the secret environment could not be sealed")
             }
         }
-        return NewExecution(
+        var new = NewExecution(
             id: id, name: name, owner: owner, image: image, command: command, args: args, env: env,
             workingDir: workingDir, targetHost: targetHost, labels: labels, cpus: cpus,
             memoryBytes: memoryMB.map { $0 * Wire.bytesPerMiB }, timeoutSeconds: timeoutSeconds.map { Int($0) },
             priority: Int(priority), retry: retry, sealedSecretEnv: sealed, secretEnvNames: secretEnv.keys.sorted())
+        new.config = config.map { JSONValue.object($0).jsonText }
+        new.keep = keep
+        return new
     }
 }
 
@@ -184,7 +201,9 @@ extension String {
 /// Whether a stored execution is what `new` would create: the check that an idempotency key
 /// is not reused for a different submission. Secret values are compared opened.
 func matches(_ execution: Execution, _ new: NewExecution, sealer: (any SecretSealer)?) -> Bool {
-    guard execution.secretEnvNames == new.secretEnvNames else { return false }
+    guard execution.secretEnvNames == new.secretEnvNames, execution.keep == new.keep else { return false }
+    // The stored config comes back in PostgreSQL's spelling: compare the values.
+    guard execution.config.flatMap({ try? JSONValue(parsing: $0) }) == new.config.flatMap({ try? JSONValue(parsing: $0) }) else { return false }
     if let stored = execution.sealedSecretEnv, let given = new.sealedSecretEnv {
         guard let sealer, let a = try? sealer.openEnvironment(stored), let b = try? sealer.openEnvironment(given), a == b else { return false }
     }

@@ -85,9 +85,9 @@ public final class DockerAPI: Sendable {
         case none
     }
 
-    /// A versioned request.
+    /// A versioned request; its body is `json`, or `body` as it is (set its `Content-Type`).
     public func request(
-        _ method: String, _ path: String, query: [(String, String)] = [], json: JSONValue? = nil,
+        _ method: String, _ path: String, query: [(String, String)] = [], json: JSONValue? = nil, body: [UInt8]? = nil,
         headers: [String: String] = [:], deadline: Deadline = .standard
     ) async throws(PluginError) -> HTTPRequest {
         let version = try await version()
@@ -98,15 +98,15 @@ public final class DockerAPI: Sendable {
         }
         return HTTPRequest(
             method: method, path: "/v\(version)\(path)\(URLEncoding.query(query))", headers: headers,
-            body: json?.serialized(), timeout: timeout)
+            body: json?.serialized() ?? body, timeout: timeout)
     }
 
     /// Sends a versioned request.
     public func send(
-        _ method: String, _ path: String, query: [(String, String)] = [], json: JSONValue? = nil,
+        _ method: String, _ path: String, query: [(String, String)] = [], json: JSONValue? = nil, body: [UInt8]? = nil,
         headers: [String: String] = [:], deadline: Deadline = .standard
     ) async throws(PluginError) -> HTTPResponse {
-        let request = try await request(method, path, query: query, json: json, headers: headers, deadline: deadline)
+        let request = try await request(method, path, query: query, json: json, body: body, headers: headers, deadline: deadline)
         return try await transport.send(request)
     }
 

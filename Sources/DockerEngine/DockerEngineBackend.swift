@@ -113,6 +113,10 @@ public final class DockerEngineBackend: Sendable {
         default:
             throw api.failure(response, "execution \(spec.executionID): creating the container")
         }
+        if !spec.files.isEmpty {
+            // Also for an adopted container: placing the same files again changes nothing.
+            try await place(spec.files, in: id, execution: spec.executionID)
+        }
         let started = try await api.send("POST", "/containers/\(DockerAPI.pathSegment(id))/start")
         guard started.status == 204 || started.status == 304 else {
             let error = api.failure(started, "execution \(spec.executionID): starting the container")

@@ -22,6 +22,7 @@ extension DockerEnginePlugin {
         try await engine.list(labels: labels)
     }
     public func logs(_ request: LogRequest) -> PluginStream<LogChunk> { engine.logs(request) }
+    public func collect(_ request: CollectRequest) -> PluginStream<ArchivePart> { engine.collect(request) }
     public func events() -> PluginStream<BackendEvent> { engine.events() }
     public func close() async { await engine.close() }
 }

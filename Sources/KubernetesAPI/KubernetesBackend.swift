@@ -80,6 +80,9 @@ public final class KubernetesBackend: Backend {
 
     /// Creates the attempt's Job; a Job of the same attempt that exists already is adopted.
     public func start(_ spec: ExecutionSpec) async throws(PluginError) -> RuntimeHandle {
+        guard spec.files.isEmpty else {
+            throw PluginError(.unsupported, "host \(host): execution \(spec.executionID): the kubernetes backend cannot place input files (\(spec.files.map(\.path).joined(separator: ", "))) in a pod yet")
+        }
         let job = try template.job(spec, server: settings.server)
         let name = JobTemplate.jobName(spec)
         _ = try await client.call(

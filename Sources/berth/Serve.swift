@@ -48,7 +48,13 @@ struct Serve: AsyncParsableCommand {
 
         let plugins = PluginHost(configuration: settings.pluginHostConfiguration(), logger: Logger(label: "berth.plugins"))
         await plugins.start()
-        let supervisor = ExecutionSupervisor(store: opened.store, plugins: plugins, sealer: sealer, logger: Logger(label: "berth.supervisor"))
+        var supervision = ExecutionSupervisor.Options()
+        supervision.configPath = settings.configPath
+        supervision.maxArtifactBytes = settings.maxArtifactBytes
+        supervision.retention = settings.retentionSeconds.map { .milliseconds(Int64($0 * 1000)) }
+        supervision.outputsPath = settings.maxArtifactBytes > 0 ? supervision.outputsPath : nil
+        let supervisor = ExecutionSupervisor(
+            store: opened.store, plugins: plugins, options: supervision, sealer: sealer, logger: Logger(label: "berth.supervisor"))
         let scheduler = Scheduler(
             store: opened.store, plugins: plugins, supervisor: supervisor,
             configuration: settings.schedulerConfiguration(),

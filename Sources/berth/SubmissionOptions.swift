@@ -1,5 +1,6 @@
 import ArgumentParser
 import BerthPluginKit
+import BerthYAML
 import Foundation
 
 /// What `berth run` and `berth submit` send: the image, its command and the limits.
@@ -17,6 +18,14 @@ struct SubmissionOptions: ParsableArguments {
 
     @Option(name: .customLong("secret-env-file"), help: ArgumentHelp("Secret environment variables, one KEY=VALUE per line.", valueName: "file"))
     var secretEnvFile: String?
+
+    @Option(name: .customLong("config-file"), help: ArgumentHelp(
+        "A JSON or YAML object, written into the container as JSON before it starts (at the server's inputs.config_path, /berth/in/config.json by default).",
+        valueName: "file"))
+    var configFile: String?
+
+    @Flag(name: .long, help: "Leave the finished container on its host until retention, for inspection.")
+    var keep = false
 
     @Option(name: .long, help: "A name for the execution (not unique).")
     var name: String?
@@ -123,6 +132,23 @@ struct SubmissionOptions: ParsableArguments {
         if let retryBackoff { body["retry_backoff_seconds"] = .number(retryBackoff) }
         let secrets = try secrets()
         if !secrets.isEmpty { body["secret_env"] = JSONValue(secrets) }
+        if let configFile { body["config"] = try Self.config(from: configFile) }
+        if keep { body["keep"] = true }
         return .object(body)
+    }
+
+    /// The object in a `--config-file` (YAML, of which JSON is a part).
+    static func config(from file: String) throws -> JSONValue {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw ValidationError("cannot read --config-file \(file)")
+        }
+        let value: JSONValue
+        do {
+            value = try JSONValue(yaml: text, file: file)
+        } catch {
+            throw ValidationError("--config-file: \(error)")
+        }
+        guard case .object = value else { throw ValidationError("--config-file \(file) must hold an object (key: value pairs), not \(value.typeName)") }
+        return value
     }
 }

@@ -19,7 +19,9 @@ struct ConfigurationTests {
         default_host: local
         log_level: debug
         leader_failover_seconds: 4
-        outputs: {max_log_bytes: 4096}
+        outputs: {max_log_bytes: 4096, max_artifact_bytes: 2048}
+        inputs: {config_path: /work/config.json}
+        retention: {finished_seconds: 3600}
         limits:
           max_body_bytes: 65536
           max_header_bytes: 8192
@@ -58,6 +60,9 @@ struct ConfigurationTests {
         #expect(config.logLevel == "debug")
         #expect(config.maxBodyBytes == 65536)
         #expect(config.maxLogBytesPerExecution == 4096)
+        #expect(config.maxArtifactBytes == 2048)
+        #expect(config.configPath == "/work/config.json")
+        #expect(config.retentionSeconds == 3600)
         var limits = BerthConfig.Limits()
         limits.maxHeaderBytes = 8192
         limits.idleTimeoutSeconds = 12.5
@@ -173,7 +178,7 @@ struct ConfigurationTests {
     @Test(arguments: [
         ("listen: {port: 8080, hots: x}", "f.yaml: listen.hots: unknown key (expected one of host, port, tls)"),
         ("listen: {tls: {certificate_file: c.pem}}", "f.yaml: listen.tls.key_file: is required"),
-        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, leader_failover_seconds, limits, listen, log_level, outputs, plugin_dirs, secrets, server_id)"),
+        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, inputs, leader_failover_seconds, limits, listen, log_level, outputs, plugin_dirs, retention, secrets, server_id)"),
         ("listen: {port: http}", "f.yaml: listen.port: expected an integer, found string"),
         ("listen: {port: 0}", "f.yaml: listen.port: expected a port number from 1 to 65535, found 0"),
         ("database: {url: 5}", "f.yaml: database.url: expected a string, found number"),
@@ -184,8 +189,12 @@ struct ConfigurationTests {
         ("limits: {max_header_bytes: 100}", "f.yaml: limits.max_header_bytes: must be from 1024 to 1048576, found 100"),
         ("limits: {idle_timeout_seconds: 0}", "f.yaml: limits.idle_timeout_seconds: must be from 1 to 3600, found 0.0"),
         ("limits: {read_timeout_seconds: 3601}", "f.yaml: limits.read_timeout_seconds: must be from 1 to 3600, found 3601.0"),
+        ("retention: {finished_seconds: -1}", "f.yaml: retention.finished_seconds: must be 0 (keep for ever) to 315360000 (ten years), found -1.0"),
         ("outputs: {max_log_bytes: 10}", "f.yaml: outputs.max_log_bytes: must be at least 1024, found 10"),
-        ("outputs: {keep: true}", "f.yaml: outputs.keep: unknown key (expected one of max_log_bytes)"),
+        ("outputs: {max_artifact_bytes: -1}", "f.yaml: outputs.max_artifact_bytes: must be 0 (collect nothing) or more, found -1"),
+        ("inputs: {config_path: config.json}", "f.yaml: inputs.config_path: must be an absolute path, found 'config.json'"),
+        ("inputs: {config_path: /berth/../etc/x}", "f.yaml: inputs.config_path: must not hold '.' or '..' parts: '/berth/../etc/x'"),
+        ("outputs: {keep: true}", "f.yaml: outputs.keep: unknown key (expected one of max_artifact_bytes, max_log_bytes)"),
         ("limits: {max_log_follows_per_token: 0}", "f.yaml: limits.max_log_follows_per_token: must be from 1 to 10000, found 0"),
         ("hosts: {name: a}", "f.yaml: hosts: expected an array of hosts, found object"),
         ("hosts: [{name: a, plugin: docker}, {name: b}]", "f.yaml: hosts[1].plugin: is required"),

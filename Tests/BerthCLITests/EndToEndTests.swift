@@ -91,6 +91,25 @@ struct EndToEndTests {
         #expect(try JSONValue(parsing: result.stdout) == ["answer": 42])
         let progress = try await Subprocess.berth(["progress", "--json", reportingID], environment: env)
         #expect(try JSONValue(parsing: progress.stdout)["progress"] == ["pct": 100])
+        // --config-file (YAML) is in the container as JSON; berth artifacts brings /berth/out back.
+        let configYAML = folder.appendingPathComponent("config.yaml")
+        try "steps: 3\nname: demo\n".write(to: configYAML, atomically: true, encoding: .utf8)
+        let withConfig = try await Subprocess.berth(
+            ["submit", "--config-file", configYAML.path, TestEnvironment.localImage, "sh", "-c",
+             #"mkdir -p /berth/out && cp /berth/in/config.json /berth/out/seen.json && echo '{"ok": true}' > /berth/out/result.json"#],
+            environment: env)
+        let withConfigID = withConfig.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(withConfig.status == 0, "\(withConfig.stderr)")
+        _ = try await Subprocess.berth(["logs", "-f", withConfigID], environment: env, timeout: 120)
+        let tarFile = folder.appendingPathComponent("outputs.tar").path
+        let downloaded = try await Subprocess.berth(["artifacts", withConfigID, "-o", tarFile], environment: env)
+        #expect(downloaded.status == 0, "\(downloaded.stderr)")
+        let seen = try await Subprocess("/usr/bin/tar", ["-xOf", tarFile, "out/seen.json"]).wait(timeout: 30)
+        #expect(try JSONValue(parsing: seen.stdout) == ["steps": 3, "name": "demo"], "\(seen.stderr)")
+        #expect(try JSONValue(parsing: try await Subprocess.berth(["result", withConfigID], environment: env).stdout) == ["ok": true])
+        let badConfig = try await Subprocess.berth(["submit", "--config-file", "/nonexistent.yaml", TestEnvironment.localImage], environment: env)
+        #expect(badConfig.status != 0 && badConfig.stderr.contains("cannot read --config-file"), "\(badConfig.stderr)")
+
         let silent = try await Subprocess.berth(["submit", TestEnvironment.localImage, "true"], environment: env)
         let silentID = silent.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         _ = try await Subprocess.berth(["logs", "-f", silentID], environment: env, timeout: 120)

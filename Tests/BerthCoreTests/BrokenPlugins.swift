@@ -40,6 +40,27 @@ enum BrokenPlugins {
         return (folder, files)
     }
 
+    /// A plugin as built against the header before `collect` was appended: the Simulated
+    /// plugin's descriptor, copied up to `collect`, with that as its `struct_size`.
+    static func makeOlderPlugin(in folder: String, simulated: String) throws -> String {
+        try compile(
+            """
+            #include "berth_plugin.h"
+            #include <dlfcn.h>
+            #include <stddef.h>
+            #include <string.h>
+            static berth_plugin_v1_t older;
+            const berth_plugin_v1_t *berth_plugin_v1(void) {
+                void *library = dlopen("\(simulated)", RTLD_NOW | RTLD_LOCAL);
+                const berth_plugin_v1_t *(*entry)(void) = (const berth_plugin_v1_t *(*)(void))dlsym(library, "berth_plugin_v1");
+                memcpy(&older, entry(), offsetof(berth_plugin_v1_t, collect));
+                older.struct_size = offsetof(berth_plugin_v1_t, collect);
+                older.name = "older";
+                return &older;
+            }
+            """, named: "libolder", in: folder)
+    }
+
     private static func compile(_ source: String, named name: String, in folder: String) throws -> String {
         let sourcePath = folder + "/\(name).c"
         let output = folder + "/\(name).so"

@@ -36,6 +36,26 @@ struct PluginHostTests {
         await host.shutdown()
     }
 
+    @Test("a plugin built before collect was appended loads and opens; collect is unsupported, not a crash")
+    func olderDescriptor() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("berth-older-\(TestEnvironment.uniqueID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        _ = try BrokenPlugins.makeOlderPlugin(in: folder, simulated: TestEnvironment.pluginFolder + "/libBerthSimulated.so")
+        let host = PluginHost(configuration: PluginHostConfiguration(
+            pluginFolders: [folder], hosts: [TargetHostConfiguration(name: "old", plugin: "older")], serverID: "s1"))
+        await host.start()
+        let backend = try await host.backend(forHost: "old")
+        #expect(try await backend.health().ok)
+        do {
+            for try await _ in backend.collect(CollectRequest(handle: RuntimeHandle(id: "x"), path: "/berth/out")) {}
+            Issue.record("collect on an older plugin should fail")
+        } catch let error as PluginError {
+            #expect(error.code == .unsupported, "\(error)")
+        }
+        await host.shutdown()
+    }
+
     @Test("settings that violate the schema are rejected naming the key; other hosts open")
     func settingsRejected() async throws {
         let host = PluginHost(configuration: PluginHostConfiguration(

@@ -93,7 +93,7 @@ struct SimulatedPluginTests {
         #expect(inspectError?.code == .notFound)
         #expect(inspectError?.retryable == false)
         let logsError = await Sim.error {
-            _ = try await within(.seconds(5), "logs of a removed execution") {
+            _ = try await within(.seconds(12), "logs of a removed execution") {
                 try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: handle)))
             }
         }
@@ -150,7 +150,7 @@ struct SimulatedPluginTests {
         // Done: every line.
         let done = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "0.2", "SIM_LINES": "4", "SIM_STDERR_LINES": "2"]))
         _ = try await TestPlugins.waitUntilFinal(sim.backend, done, timeout: .seconds(10))
-        let all = try await within(.seconds(5), "logs of an ended execution") {
+        let all = try await within(.seconds(12), "logs of an ended execution") {
             try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: done)))
         }
         #expect(Sim.text(all, .stdout) == "line 1\nline 2\nline 3\nline 4\n")
@@ -161,10 +161,10 @@ struct SimulatedPluginTests {
         try await Task.sleep(for: .milliseconds(100))
         let clock = ContinuousClock()
         let began = clock.now
-        let sofar = try await within(.seconds(5), "logs without follow of a running execution") {
+        let sofar = try await within(.seconds(12), "logs without follow of a running execution") {
             try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: running, follow: false)))
         }
-        #expect(clock.now - began < .seconds(4))
+        #expect(clock.now - began < .seconds(10))  // the next line or event is 15 s or more away
         #expect(sofar.map(\.text) == ["line 1\n"])
         #expect(try await sim.backend.inspect(running).state == .running)
         await sim.backend.close()
@@ -187,7 +187,7 @@ struct SimulatedPluginTests {
         let later = Timestamp.now().adding(seconds: 60)
         #expect(try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: handle, since: later))).isEmpty)
         // since also applies to a followed stream.
-        let followed = try await within(.seconds(5), "followed logs since") {
+        let followed = try await within(.seconds(12), "followed logs since") {
             try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: handle, follow: true, since: third)))
         }
         #expect(followed.map(\.text) == ["line 3\n", "line 4\n"])
@@ -357,7 +357,7 @@ struct SimulatedPluginTests {
         let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "300", "SIM_LINES": "10"]))
         let clock = ContinuousClock()
         let began = clock.now
-        let first = try await within(.seconds(5), "first chunk, then break") {
+        let first = try await within(.seconds(12), "first chunk, then break") {
             var first: LogChunk?
             for try await chunk in sim.backend.logs(LogRequest(handle: handle, follow: true)) {
                 first = chunk
@@ -365,11 +365,11 @@ struct SimulatedPluginTests {
             }
             return first
         }
-        #expect(clock.now - began < .seconds(4))
+        #expect(clock.now - began < .seconds(10))  // the next line or event is 15 s or more away
         #expect(first?.text == "line 1\n")
         // The instance keeps working, and so do new streams on the same execution.
         #expect(try await sim.backend.inspect(handle).state == .running)
-        let again = try await within(.seconds(5), "logs without follow after a cancel") {
+        let again = try await within(.seconds(12), "logs without follow after a cancel") {
             try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: handle)))
         }
         #expect(again.map(\.text) == ["line 1\n"])
@@ -396,14 +396,14 @@ struct SimulatedPluginTests {
             return count
         }
         // Cancel only once the first line has been read (line 2 is 30 s away).
-        try await within(.seconds(5), "first chunk") {
+        try await within(.seconds(12), "first chunk") {
             for await _ in firstChunk { break }
         }
         let clock = ContinuousClock()
         let began = clock.now
         reader.cancel()
-        let count = try await within(.seconds(5), "cancelled reader to return") { try await reader.value }
-        #expect(clock.now - began < .seconds(4))
+        let count = try await within(.seconds(12), "cancelled reader to return") { try await reader.value }
+        #expect(clock.now - began < .seconds(10))  // the next line or event is 15 s or more away
         #expect(count == 1)
         #expect(try await sim.backend.capacity().running == 1)
         await sim.backend.close()
@@ -416,7 +416,7 @@ struct SimulatedPluginTests {
         let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "30"]))
         let clock = ContinuousClock()
         let began = clock.now
-        let first = try await within(.seconds(5), "first event, then break") {
+        let first = try await within(.seconds(12), "first event, then break") {
             var first: BackendEvent?
             for try await event in events {
                 first = event
@@ -424,7 +424,7 @@ struct SimulatedPluginTests {
             }
             return first
         }
-        #expect(clock.now - began < .seconds(4))
+        #expect(clock.now - began < .seconds(10))  // the next line or event is 15 s or more away
         guard case .status(let eventHandle, _, let status) = first else {
             Issue.record("expected a status event, got \(String(describing: first))")
             return
@@ -435,7 +435,7 @@ struct SimulatedPluginTests {
         #expect(try await sim.backend.inspect(handle).state == .running)
         let again = sim.backend.events()
         try await sim.backend.stop(handle, graceSeconds: 0)
-        let next = try await within(.seconds(5), "event on a second stream") {
+        let next = try await within(.seconds(12), "event on a second stream") {
             var next: BackendEvent?
             for try await event in again {
                 next = event
@@ -452,7 +452,7 @@ struct SimulatedPluginTests {
             let stream = sim.backend.events()
             let task = Task { for try await _ in stream {} }
             task.cancel()
-            try await within(.seconds(5), "cancelled events reader") { try await task.value }
+            try await within(.seconds(12), "cancelled events reader") { try await task.value }
         }
         #expect(try await sim.backend.health().ok)
         await sim.backend.close()
@@ -533,13 +533,13 @@ struct SimulatedPluginTests {
         try await Task.sleep(for: .milliseconds(200))
         let clock = ContinuousClock()
         let began = clock.now
-        try await within(.seconds(5), "close") { await sim.backend.close() }
-        #expect(clock.now - began < .seconds(4))
-        let eventCount = try await within(.seconds(5), "events reader after close") { try await eventsReader.value }
-        let logCount = try await within(.seconds(5), "logs reader after close") { try await logsReader.value }
+        try await within(.seconds(12), "close") { await sim.backend.close() }
+        #expect(clock.now - began < .seconds(10))  // the next line or event is 15 s or more away
+        let eventCount = try await within(.seconds(12), "events reader after close") { try await eventsReader.value }
+        let logCount = try await within(.seconds(12), "logs reader after close") { try await logsReader.value }
         #expect(eventCount == 0)
         #expect(logCount == 1)
-        let unreadChunks = try await within(.seconds(5), "unread logs after close") {
+        let unreadChunks = try await within(.seconds(12), "unread logs after close") {
             try await TestPlugins.collect(unread)
         }
         #expect(unreadChunks.map(\.text) == ["line 1\n"])

@@ -31,13 +31,14 @@ struct RuntimeFixture {
     /// scheduler (placing on the first host by default) leads before `body` starts.
     static func with(
         hosts: [TargetHostConfiguration], maxConnections: Int = 4, scheduling: Bool = false, sealer: (any SecretSealer)? = nil,
+        options: ExecutionSupervisor.Options = ExecutionSupervisor.Options(),
         _ body: (RuntimeFixture) async throws -> Void
     ) async throws {
         try await TestServer.withStore(maxConnections: maxConnections) { store, _ in
             let plugins = PluginHost(configuration: PluginHostConfiguration(
                 hosts: hosts, serverID: "berth-test-" + TestEnvironment.uniqueID()))
             await plugins.start()
-            let supervisor = ExecutionSupervisor(store: store, plugins: plugins, sealer: sealer, logger: TestServer.logger)
+            let supervisor = ExecutionSupervisor(store: store, plugins: plugins, options: options, sealer: sealer, logger: TestServer.logger)
             var scheduler: Scheduler?
             var schedulerTask: Task<Void, Never>?
             if scheduling {
@@ -89,9 +90,12 @@ struct RuntimeFixture {
     }
 
     /// Creates an execution of `script` aimed at `host`, claims it and launches it.
-    func submitAndLaunch(_ script: String, host: String = "local", image: String = TestEnvironment.localImage) async throws -> UUID {
-        let created = try await store.createExecution(NewExecution(
-            owner: "tester", image: image, args: ["sh", "-c", script], targetHost: host))
+    func submitAndLaunch(
+        _ script: String, host: String = "local", image: String = TestEnvironment.localImage, config: String? = nil
+    ) async throws -> UUID {
+        var new = NewExecution(owner: "tester", image: image, args: ["sh", "-c", script], targetHost: host)
+        new.config = config
+        let created = try await store.createExecution(new)
         let claimed = try await store.claimQueued(host: host, limit: 1000)
         let execution = try #require(claimed.first { $0.id == created.id })
         await supervisor.launch(execution)

@@ -106,7 +106,7 @@ struct AuthTests {
             let perExecution = APIRoute.all.filter { $0.hasIDParameter && $0.tag == "executions" }
                 .map { ($0.method, $0.path.replacingOccurrences(of: "{id}", with: theirs)) }
                 + [(HTTPRequest.Method.get, "/v1/executions/\(theirs)/logs?follow=true")]
-            #expect(perExecution.count == 7)
+            #expect(perExecution.count == 8)
             for (method, path) in perExecution {
                 try h.expectProblem(try await h.request(method, path, as: .token(alice)), status: .notFound, code: "execution_not_found")
             }

@@ -146,7 +146,8 @@ extension ServerTests {
             // Every registered route answers its method with something other than 404.
             let id = try h.id(of: try await h.submit(["image": "x"])).uuidString.lowercased()
             let tokenID = try await Harness.makeToken(h.store, .viewer, owner: "v").id.uuidString.lowercased()
-            for route in router.routes {
+            // An event stream never ends; EventStreamTests reads it.
+            for route in router.routes where route.path.description != "/v1/events" {
                 let target = route.path.description.hasPrefix("/v1/tokens") ? tokenID : id
                 let path = route.path.description.replacingOccurrences(of: "{id}", with: target)
                 let body: ByteBuffer? = route.method == .post && !path.contains("cancel") && !path.contains("revoke")

@@ -40,6 +40,13 @@ public struct Execution: Sendable, Hashable, Codable, Identifiable {
     public var sealedSecretEnv: [UInt8]?
     /// The names of the secret environment variables.
     public var secretEnvNames: [String] = []
+    /// The inline config, the text of one JSON object (see ``NewExecution/config``).
+    public var config: String?
+    /// Whether the finished runtime objects stay on their host until retention.
+    public var keep = false
+    /// When retention removed the logs and collected outputs (the execution had finished
+    /// longer ago than `retention.finished_seconds`).
+    public var outputsExpiredAt: Date?
     /// The current state.
     public var state: ExecutionState
     /// Why the execution entered its current state.

@@ -38,6 +38,11 @@ public struct NewExecution: Sendable, Hashable, Codable {
     public var sealedSecretEnv: [UInt8]?
     /// The names of the secret environment variables (their values never leave the seal).
     public var secretEnvNames: [String]
+    /// The inline config, the text of one JSON object: written into each attempt's container
+    /// as a file before it starts (`inputs.config_path`).
+    public var config: String?
+    /// Leave the finished runtime object on its host (until retention) instead of removing it.
+    public var keep = false
 
     /// Creates a submission.
     /// - Parameters:

@@ -213,7 +213,8 @@ extension ExecutionSupervisor {
         return LogResumePoint(since: Timestamp(nanosecondsSinceEpoch: micros * 1000), alreadyDelivered: atNewest, granularity: 1000)
     }
 
-    /// Removes runtime objects no unfinished execution owns, once seen so for the grace period.
+    /// Removes runtime objects no unfinished execution owns, once seen so for the grace period
+    /// (unless their execution keeps them: `keep`, within retention).
     private func removeOrphans(_ orphans: [AttemptKey: RuntimeObject], host: String, backend: PluginInstance, logger: Logger) async {
         let now = ContinuousClock.now
         let prefix = "\(host)\u{0}"
@@ -224,6 +225,8 @@ extension ExecutionSupervisor {
             let firstSeen = orphansSeen[id] ?? now
             orphansSeen[id] = firstSeen
             guard now - firstSeen >= options.orphanGrace else { continue }
+            // Kept on purpose (`keep`) until retention: not an orphan yet.
+            if await keeps(key.execution) { continue }
             do {
                 try await backend.remove(object.handle)
                 orphansSeen[id] = nil

@@ -32,6 +32,18 @@ public actor ExecutionSupervisor {
         /// How often each host is reconciled besides at start and at every reconnection (so an
         /// orphan is removed once its grace has passed, and nothing is missed for long).
         public var reconcileInterval: Duration = .seconds(30)
+        /// Where an execution's inline config is written in its container before it starts.
+        public var configPath = "/berth/in/config.json"
+        /// The folder collected from an ended attempt's container (as a tar archive); its
+        /// `result.json` is the execution's result. `nil` collects nothing.
+        public var outputsPath: String? = "/berth/out"
+        /// The most bytes of collected outputs kept per attempt; past it none are kept.
+        public var maxArtifactBytes: Int64 = 100 << 20
+        /// How long after it finished an execution keeps its logs, collected outputs and (with
+        /// `keep`) runtime objects; `nil` keeps them for ever.
+        public var retention: Duration? = .seconds(7 * 86_400)
+        /// How often expired outputs are looked for.
+        public var retentionSweepInterval: Duration = .seconds(60)
 
         /// Default options.
         public init() {}
@@ -103,17 +115,32 @@ public actor ExecutionSupervisor {
                 } while !Task.isCancelled
             })
         }
+        if options.retention != nil {
+            let interval = options.retentionSweepInterval
+            eventTasks.append(Task {
+                repeat {
+                    await self.expireOutputs(now: Date())
+                    try? await Task.sleep(for: interval)
+                } while !Task.isCancelled
+            })
+        }
     }
 
     /// Stops supervising: stops following events and log streams. Runtime objects keep
     /// running, for whoever supervises next (this server again, or another one) to adopt.
-    public func shutdown() {
+    ///
+    /// Returns once every log pump has written what it had read: the next supervisor resumes
+    /// each attempt's logs after the last stored chunk, so a write that came later would store
+    /// output twice.
+    public func shutdown() async {
         for task in eventTasks { task.cancel() }
         eventTasks = []
         isSupervising = false
-        for tracker in trackers.values { tracker.logPump?.cancel() }
+        let pumps = trackers.values.compactMap(\.logPump)
         trackers = [:]
         reconciling = [:]
+        for pump in pumps { pump.cancel() }
+        for pump in pumps { await pump.value }
     }
 
     private func follow(_ backend: PluginInstance, host: String) async {
@@ -200,7 +227,8 @@ public actor ExecutionSupervisor {
             executionID: execution.id.uuidString.lowercased(), attempt: attempt, image: execution.image,
             command: execution.command, args: execution.args, env: env, workingDir: execution.workingDir,
             labels: execution.labels, cpus: execution.cpus, memoryBytes: execution.memoryBytes,
-            timeoutSeconds: execution.timeoutSeconds)
+            timeoutSeconds: execution.timeoutSeconds,
+            files: execution.config.map { [SpecFile(path: options.configPath, data: Array($0.utf8))] } ?? [])
         let handle: RuntimeHandle
         do {
             handle = try await backend.start(spec)
@@ -326,6 +354,7 @@ public actor ExecutionSupervisor {
         case .exited, .failed:
             tracker.finished = true
             await drainLogs(tracker, logger: logger)
+            await collectOutputs(key, handle: handle, backend: tracker.backend, logger: logger)
             if status.state == .failed {
                 let code = status.errorCode?.rawValue ?? "engine_error"
                 let failure = ExecutionFailure(code: code, message: "host \(tracker.host): \(status.reason ?? "the engine could not run it")")
@@ -348,7 +377,7 @@ public actor ExecutionSupervisor {
             }
             try? await store.finishAttempt(executionID: id, number: key.attempt, at: status.finishedAt.map(Self.date) ?? Date())
             trackers[key] = nil
-            if options.removeFinished {
+            if options.removeFinished, await !keeps(id) {
                 do {
                     try await tracker.backend.remove(handle)
                 } catch {

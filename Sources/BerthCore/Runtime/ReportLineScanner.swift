@@ -72,18 +72,9 @@ struct ReportLineScanner {
         guard case .object(let members) = document else {
             return .invalid(kind, reason: "not a JSON object")
         }
-        if containsNUL(document) {
+        if document.containsNUL {
             return .invalid(kind, reason: "a string holds a NUL character, which cannot be stored")
         }
         return .report(kind, members)
-    }
-
-    private static func containsNUL(_ value: JSONValue) -> Bool {
-        switch value {
-        case .string(let text): text.utf8.contains(0)
-        case .array(let elements): elements.contains(where: containsNUL)
-        case .object(let members): members.contains { $0.key.utf8.contains(0) || containsNUL($0.value) }
-        case .null, .bool, .number: false
-        }
     }
 }

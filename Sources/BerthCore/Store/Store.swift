@@ -111,6 +111,33 @@ public protocol Store: Sendable {
     /// The latest report of `kind` of an execution, if it made one.
     func report(_ kind: ExecutionReport.Kind, of executionID: UUID) async throws(StoreError) -> ExecutionReport?
 
+    /// Removes the logs and collected outputs of up to `limit` executions that finished before
+    /// `cutoff` and still have them, and marks them (`outputsExpiredAt`); returns their ids.
+    /// Reports (progress, result) and the executions themselves stay.
+    func expireOutputs(finishedBefore cutoff: Date, limit: Int) async throws(StoreError) -> [UUID]
+
+    /// Events across executions, in `seq` order (see ``EventQuery``).
+    func events(_ query: EventQuery) async throws(StoreError) -> [ExecutionEvent]
+
+    /// The `seq` of the newest event, 0 when there is none: where a stream of new events starts.
+    func latestEventSeq() async throws(StoreError) -> Int64
+
+    /// Starts (or starts over) the artifact set of an attempt: no chunks, not complete.
+    func beginArtifacts(of executionID: UUID, attempt: Int) async throws(StoreError)
+
+    /// Appends the next chunk (`seq` from 1) of an attempt's archive.
+    func appendArtifactChunk(of executionID: UUID, attempt: Int, seq: Int, data: [UInt8]) async throws(StoreError)
+
+    /// Ends an attempt's collection: complete with `bytes`, or with `error` (its chunks are
+    /// then deleted: a cut archive is of no use).
+    func finishArtifacts(of executionID: UUID, attempt: Int, bytes: Int64, error: String?) async throws(StoreError)
+
+    /// The artifact set of the execution's latest attempt that has one.
+    func artifactSet(of executionID: UUID) async throws(StoreError) -> ArtifactSet?
+
+    /// Chunks of an attempt's archive after `afterSeq`, in order.
+    func artifactChunks(of executionID: UUID, attempt: Int, afterSeq: Int, limit: Int) async throws(StoreError) -> [(seq: Int, data: [UInt8])]
+
     /// Inserts or replaces a host record.
     /// - Parameter host: The record.
     func upsertHost(_ host: HostRecord) async throws(StoreError)

@@ -109,17 +109,36 @@ enum ExportThunks {
         OpaquePointer?, UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?,
         berth_stream_item_fn?, berth_stream_end_fn?
     ) -> OpaquePointer? = { instance, body, length, context, item, end in
-        let sink = StreamSink(context: context, item: item, end: end)
-        let request: LogRequest
+        openStream("logs", instance, body, length, StreamSink(context: context, item: item, end: end)) {
+            (backend, request: LogRequest) in backend.logs(request).map { $0.json }
+        }
+    }
+
+    static let collect: @convention(c) (
+        OpaquePointer?, UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?,
+        berth_stream_item_fn?, berth_stream_end_fn?
+    ) -> OpaquePointer? = { instance, body, length, context, item, end in
+        openStream("collect", instance, body, length, StreamSink(context: context, item: item, end: end)) {
+            (backend, request: CollectRequest) in backend.collect(request).map { $0.json }
+        }
+    }
+
+    /// A stream operation taking a request: decodes it (`invalid_spec` when it does not), finds
+    /// the instance, and starts the stream `open` makes.
+    private static func openStream<Request: JSONRepresentable>(
+        _ operation: String, _ instance: OpaquePointer?, _ body: UnsafePointer<CChar>?, _ length: Int, _ sink: StreamSink,
+        _ open: @escaping @Sendable (any Backend, Request) -> AsyncMapSequence<PluginStream<some Sendable>, JSONValue>
+    ) -> OpaquePointer? {
+        let request: Request
         do throws(JSONError) {
-            request = try LogRequest(json: JSONValue(parsing: Payload.bytes(body, length)))
+            request = try Request(json: JSONValue(parsing: Payload.bytes(body, length)))
         } catch {
             return ExportedStream.failed(sink, PluginError(invalidSpec: error))
         }
         guard let backend = backend(of: instance) else {
-            return ExportedStream.failed(sink, PluginError(.internal, "logs on a null instance"))
+            return ExportedStream.failed(sink, PluginError(.internal, "\(operation) on a null instance"))
         }
-        return ExportedStream.start(sink) { backend.logs(request).map { $0.json } }
+        return ExportedStream.start(sink) { open(backend, request) }
     }
 
     static let events: @convention(c) (

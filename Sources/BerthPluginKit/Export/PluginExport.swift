@@ -57,7 +57,8 @@ public enum PluginExport {
                 logs: ExportThunks.logs,
                 events: ExportThunks.events,
                 stream_cancel: ExportThunks.streamCancel,
-                stream_release: ExportThunks.streamRelease
+                stream_release: ExportThunks.streamRelease,
+                collect: ExportThunks.collect
             ))
         return descriptor
     }

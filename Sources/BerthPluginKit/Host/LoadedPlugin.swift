@@ -22,9 +22,17 @@ public final class LoadedPlugin: Sendable {
     /// The JSON Schema of its host settings.
     public let settingsSchema: JSONValue
     let descriptor: DescriptorPointer
+    /// The plugin's descriptor, copied as far as its `struct_size` goes and zero beyond: the
+    /// functions appended after the plugin was built are NULL, so they read as "not offered".
+    let table: DescriptorTable
 
-    private init(file: String, descriptor: DescriptorPointer) throws(PluginLoadError) {
-        let table = descriptor.pointer.pointee
+    private init(file: String, descriptor: DescriptorPointer, size: Int) throws(PluginLoadError) {
+        var copy = berth_plugin_v1_t()
+        withUnsafeMutableBytes(of: &copy) { target in
+            target.copyMemory(from: UnsafeRawBufferPointer(start: UnsafeRawPointer(descriptor.pointer), count: min(size, target.count)))
+        }
+        let table = copy
+        self.table = DescriptorTable(table: copy)
         guard let name = table.name.map({ String(cString: $0) }), !name.isEmpty else {
             throw PluginLoadError(.invalidDescriptor, file: file, "descriptor has no name")
         }
@@ -92,13 +100,15 @@ public final class LoadedPlugin: Sendable {
                 .unknownABIVersion, file: file,
                 "ABI version mismatch: plugin is version \(abiVersion), host wants version \(BERTH_PLUGIN_ABI_VERSION)")
         }
-        let needed = MemoryLayout<berth_plugin_v1_t>.size
+        // Every function up to `stream_release` is required; later ones were appended and are
+        // optional, so a plugin built against an older header still loads.
+        let needed = MemoryLayout<berth_plugin_v1_t>.offset(of: \berth_plugin_v1_t.collect)!
         guard Int(structSize) >= needed else {
             throw PluginLoadError(
                 .structTooSmall, file: file,
                 "descriptor is \(structSize) bytes, host needs at least \(needed) for ABI version \(abiVersion)")
         }
-        return try LoadedPlugin(file: file, descriptor: DescriptorPointer(pointer: descriptor))
+        return try LoadedPlugin(file: file, descriptor: DescriptorPointer(pointer: descriptor), size: Int(structSize))
     }
 
     /// Opens one instance for a target host.
@@ -110,10 +120,10 @@ public final class LoadedPlugin: Sendable {
         var members = settings.objectValue ?? [:]
         members["host"] = .string(host)
         members["server"] = .string(server)
-        let descriptor = self.descriptor
+        let (descriptor, open) = (self.descriptor, table.table.open!)
         let (status, instance, body) = await PluginCall.open { context, done in
             Payload.withBytes(.object(members)) { bytes, length in
-                descriptor.pointer.pointee.open(descriptor.pointer, bytes, length, context, done)
+                open(descriptor.pointer, bytes, length, context, done)
             }
         }
         guard status == BERTH_STATUS_OK, let instance else {
@@ -121,6 +131,13 @@ public final class LoadedPlugin: Sendable {
         }
         return PluginInstance(plugin: self, host: host, instance: InstancePointer(pointer: instance))
     }
+}
+
+/// A copy of a plugin's descriptor. `@unchecked Sendable`: it is never written after it is
+/// made, and holds only pointers to the plugin's constant strings and to its functions, which
+/// the ABI allows to be called from any thread.
+struct DescriptorTable: @unchecked Sendable {
+    let table: berth_plugin_v1_t
 }
 
 /// A descriptor, which the plugin keeps constant for the life of the process.

@@ -18,7 +18,7 @@ public final class PluginInstance: Backend {
         self.instance = instance
     }
 
-    private var table: berth_plugin_v1_t { plugin.descriptor.pointer.pointee }
+    private var table: berth_plugin_v1_t { plugin.table.table }
 
     public func health() async throws(PluginError) -> Health {
         let (instance, health) = (self.instance.pointer, table.health!)
@@ -62,6 +62,21 @@ public final class PluginInstance: Backend {
         return ImportedStream.open(plugin: plugin.name, table: table, lifetime: lifetime) { context, item, end in
             Payload.withBytes(request.json) { bytes, length in
                 logs(instance, bytes, length, context, item, end)
+            }
+        }
+    }
+
+    /// The plugin's `collect`, when its descriptor has one (an appended field, NULL in the copy
+    /// of an older plugin's descriptor); otherwise a stream failing with `unsupported`.
+    public func collect(_ request: CollectRequest) -> PluginStream<ArchivePart> {
+        guard let collect = table.collect else {
+            let name = plugin.name
+            return PluginStream { throw PluginError(.unsupported, "plugin '\(name)' does not collect files") }
+        }
+        let instance = self.instance.pointer
+        return ImportedStream.open(plugin: plugin.name, table: table, lifetime: lifetime) { context, item, end in
+            Payload.withBytes(request.json) { bytes, length in
+                collect(instance, bytes, length, context, item, end)
             }
         }
     }

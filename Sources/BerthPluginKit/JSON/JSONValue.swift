@@ -103,3 +103,16 @@ extension JSONValue {
         self = .array(strings.map { .string($0) })
     }
 }
+
+extension JSONValue {
+    /// Whether a string or an object key in the value holds NUL (which PostgreSQL's `jsonb`,
+    /// among others, cannot store).
+    public var containsNUL: Bool {
+        switch self {
+        case .string(let text): text.utf8.contains(0)
+        case .array(let elements): elements.contains(where: \.containsNUL)
+        case .object(let members): members.contains { $0.key.utf8.contains(0) || $0.value.containsNUL }
+        case .null, .bool, .number: false
+        }
+    }
+}

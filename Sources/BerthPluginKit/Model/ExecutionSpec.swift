@@ -38,14 +38,18 @@ public struct ExecutionSpec: Sendable, Hashable, JSONRepresentable {
     /// the engine to it (Kubernetes' `activeDeadlineSeconds`) does, so it holds while the
     /// server is away.
     public var timeoutSeconds: Int?
+    /// Files to place in the runtime object before the attempt starts (the inline config). A
+    /// backend that cannot place files refuses a spec that has some (`invalid_spec`).
+    public var files: [SpecFile]
 
     /// A spec with the given fields.
     public init(
         executionID: String, attempt: Int = 1, image: String, command: [String]? = nil,
         args: [String] = [], env: [String: String] = [:], workingDir: String? = nil,
         labels: [String: String] = [:], cpus: Double? = nil, memoryBytes: Int64? = nil,
-        networkMode: String = "none", pullPolicy: PullPolicy? = nil, timeoutSeconds: Int? = nil
+        networkMode: String = "none", pullPolicy: PullPolicy? = nil, timeoutSeconds: Int? = nil, files: [SpecFile] = []
     ) {
+        self.files = files
         self.executionID = executionID
         self.attempt = attempt
         self.image = image
@@ -90,6 +94,18 @@ public struct ExecutionSpec: Sendable, Hashable, JSONRepresentable {
             }
             self.timeoutSeconds = Int(timeout)
         }
+        var files: [SpecFile] = []
+        if let value = reader.value("files") {
+            guard let elements = value.arrayValue else { throw JSONError(location: "spec.files", reason: "must be an array") }
+            for (index, element) in elements.enumerated() {
+                do {
+                    files.append(try SpecFile(json: element))
+                } catch {
+                    throw JSONError(location: "spec.files[\(index)]" + error.location.dropFirst("file".count), reason: error.reason)
+                }
+            }
+        }
+        self.files = files
     }
 
     public var json: JSONValue {
@@ -108,6 +124,7 @@ public struct ExecutionSpec: Sendable, Hashable, JSONRepresentable {
         if let memoryBytes { members["memory_bytes"] = .number(Double(memoryBytes)) }
         if let pullPolicy { members["pull_policy"] = .string(pullPolicy.rawValue) }
         if let timeoutSeconds { members["timeout_seconds"] = .number(Double(timeoutSeconds)) }
+        if !files.isEmpty { members["files"] = .array(files.map(\.json)) }
         return .object(members)
     }
 

@@ -24,13 +24,15 @@ public struct PluginError: Error, Sendable, Hashable, CustomStringConvertible, J
         public static let timeout = Code("timeout")
         /// The engine or a registry refused the credentials.
         public static let permissionDenied = Code("permission_denied")
+        /// The backend does not offer this operation (an optional one, such as `collect`).
+        public static let unsupported = Code("unsupported")
         /// Anything else.
         public static let `internal` = Code("internal")
 
         /// Every code of the ABI.
         public static let all: [Code] = [
             .invalidConfig, .invalidSpec, .imageNotFound, .notFound, .unavailable, .timeout,
-            .permissionDenied, .internal,
+            .permissionDenied, .unsupported, .internal,
         ]
 
         /// The code with this wire name, or nil when the ABI has no such code.

@@ -15,9 +15,9 @@ extension PostgresStore {
                     """
                     INSERT INTO executions (id, name, owner, image, command, args, env, working_dir, target_host,
                                             labels, cpus, memory_bytes, timeout_seconds, priority, state, state_reason,
-                                            max_attempts, retry_on_exit_codes, retry_backoff_seconds, secret_env, secret_env_names)
+                                            max_attempts, retry_on_exit_codes, retry_backoff_seconds, secret_env, secret_env_names, config, keep)
                     VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13, $14,
-                            'queued', 'submitted', $15, $16::jsonb, $17, $18::bytea, $19::jsonb)
+                            'queued', 'submitted', $15, $16::jsonb, $17, $18::bytea, $19::jsonb, $20::jsonb, $21)
                     """,
                     [
                         PostgresBind(id), new.name.map { PostgresBind($0) }, PostgresBind(new.owner), PostgresBind(new.image),
@@ -28,6 +28,7 @@ extension PostgresStore {
                         PostgresBind(new.priority), PostgresBind(new.retry.maxAttempts),
                         try SQLValues.json(new.retry.onExitCodes.sorted()), PostgresBind(new.retry.backoffSeconds),
                         new.sealedSecretEnv.map { PostgresBind(bytes: $0) }, try SQLValues.json(new.secretEnvNames),
+                        new.config.map { PostgresBind.text($0) }, PostgresBind(new.keep),
                     ]
                 )
                 try await connection.query(

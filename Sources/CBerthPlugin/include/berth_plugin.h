@@ -69,6 +69,8 @@ extern "C" {
 #define BERTH_ERROR_TIMEOUT "timeout"
 /** The engine or a registry refused the credentials. */
 #define BERTH_ERROR_PERMISSION_DENIED "permission_denied"
+/** The backend does not offer this (optional) operation, or this part of a request (files). */
+#define BERTH_ERROR_UNSUPPORTED "unsupported"
 /** Anything else; the message says what. */
 #define BERTH_ERROR_INTERNAL "internal"
 
@@ -249,6 +251,21 @@ typedef struct berth_plugin_v1 {
      * Releasing a stream whose end has not come yet does not cancel it.
      */
     void (*stream_release)(berth_stream_t *stream);
+
+    /* ---- Appended fields. The host uses one only when `struct_size` covers it and it is not
+     * NULL; an older plugin simply does not offer it. ---- */
+
+    /**
+     * Stream a folder of an attempt's runtime object as a tar archive, after the attempt has
+     * ended (the host collects its outputs before it removes the object).
+     * Request: {"handle": <handle>, "path": "/berth/out"}.
+     * Items: {"data": "<base64>"}: the archive's bytes, in order; entries are named relative to
+     * the folder's parent (`out/result.json`).
+     * End: ok; `not_found` when the object or the folder does not exist; `unsupported`.
+     * May be NULL: the backend then has no outputs to collect.
+     */
+    berth_stream_t *(*collect)(berth_instance_t *instance, const char *request, size_t request_len,
+                               void *context, berth_stream_item_fn item, berth_stream_end_fn end);
 } berth_plugin_v1_t;
 
 /** The entry point every plugin exports. */
