@@ -44,6 +44,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         // TLS for the API (optional) and the Kubernetes API double in the tests.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // Graceful shutdown reaching long-lived answers (event streams).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // NIOCore for the API's channel handler; NIOHTTP1 for the HTTP parser's errors.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         // NIOHTTPTypes: the request parts a channel handler of the API sees (RequestReadDeadline).
@@ -176,7 +178,7 @@ let package = Package(
         .target(
             name: "BerthServer",
             dependencies: [
-                "BerthCore", "BerthPluginKit",
+                "BerthCore", "BerthPluginKit", "BerthHTTP", "CurlHTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -185,6 +187,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -267,6 +270,7 @@ let package = Package(
             dependencies: [
                 "BerthServer", "BerthClient", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthSecrets", "BerthTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

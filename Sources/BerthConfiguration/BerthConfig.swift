@@ -127,6 +127,14 @@ public struct BerthConfig: Sendable, Hashable {
     /// Seconds after it finished that an execution keeps its logs, collected outputs and kept
     /// runtime objects (`retention.finished_seconds`, default 7 days); `nil` (0) keeps them.
     public var retentionSeconds: Double? = 7 * 86_400
+    /// URL patterns a submission's `webhook_url` may match (`webhooks.allowed_urls`); empty
+    /// (the default): no webhooks.
+    public var webhookURLs: [String] = []
+    /// The secret that signs webhook calls (`webhooks.secret_file`); nil for
+    /// `<data_dir>/webhook.secret`, made (mode 0600) when missing.
+    public var webhookSecretFile: String?
+    /// The webhook secret file in use.
+    public var effectiveWebhookSecretFile: String { webhookSecretFile ?? dataDirectory + "/webhook.secret" }
 
     /// The secrets key file in use: ``secretsKeyFile``, else `<data_dir>/secrets.key`.
     public var effectiveSecretsKeyFile: String { secretsKeyFile ?? dataDirectory + "/secrets.key" }
@@ -244,7 +252,7 @@ public struct BerthConfig: Sendable, Hashable {
 
     private static let topKeys: Set = [
         "listen", "database", "data_dir", "plugin_dirs", "server_id", "default_host", "log_level", "limits", "hosts",
-        "leader_failover_seconds", "secrets", "outputs", "inputs", "retention",
+        "leader_failover_seconds", "secrets", "outputs", "inputs", "retention", "webhooks",
     ]
 
     private static func read(_ document: JSONValue, file: String?, environment: [String: String]) throws(JSONError) -> BerthConfig {
@@ -357,6 +365,16 @@ public struct BerthConfig: Sendable, Hashable {
                 }
                 config.maxArtifactBytes = bytes
             }
+        }
+        if let value = root.value("webhooks") {
+            let reader = try JSONObjectReader(value, path: "webhooks")
+            try rejectUnknown(reader, allowed: ["allowed_urls", "secret_file"])
+            let patterns = try reader.optionalStrings("allowed_urls") ?? []
+            for (index, pattern) in patterns.enumerated() where !(pattern.hasPrefix("http://") || pattern.hasPrefix("https://")) {
+                throw JSONError(location: "webhooks.allowed_urls[\(index)]", reason: "must start with http:// or https://, found '\(pattern)'")
+            }
+            config.webhookURLs = patterns
+            config.webhookSecretFile = try reader.optionalString("secret_file")
         }
         if let value = root.value("retention") {
             let reader = try JSONObjectReader(value, path: "retention")

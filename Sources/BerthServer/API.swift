@@ -88,6 +88,14 @@ struct API: Sendable {
         }
         let id = key.map { IdempotencyKey.executionID(key: $0, owner: caller.owner) }
         let new = try submission.newExecution(id: id, owner: caller.owner, targetHost: targetHost, sealer: self.context.sealer)
+        if let url = new.webhookURL, !configuration.webhookURLs.contains(where: { HostPolicy.glob($0, matches: url) }) {
+            throw Problem.invalid(
+                "webhook_url",
+                configuration.webhookURLs.isEmpty
+                    ? "this server sends no webhooks (webhooks.allowed_urls is empty)"
+                    : "'\(url)' is not an allowed webhook URL (webhooks.allowed_urls: \(configuration.webhookURLs.joined(separator: ", ")))",
+                code: "webhook_not_allowed")
+        }
         if let host = targetHost, let violation = configuration.policies[host]?.violation(by: new) {
             throw Problem.policyViolation(violation, host: host)
         }

@@ -84,7 +84,8 @@ func buildRouter(configuration: ServerConfiguration, context: ServerContext) -> 
     router.add(middleware: ProblemMiddleware<BasicRequestContext>())
     let api = API(
         configuration: configuration, context: context, follows: FollowLimiter(limit: configuration.maxLogFollowsPerToken),
-        openAPIDocument: OpenAPIDocument.document(targetHosts: context.plugins.configuration.hosts.map(\.name)))
+        openAPIDocument: OpenAPIDocument.document(
+            targetHosts: context.plugins.configuration.hosts.map(\.name), webhookURLs: configuration.webhookURLs))
     for route in APIRoute.all {
         let operation = route.operation
         router.on(RouterPath(route.path), method: route.method) { request, requestContext in

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// `GET /v1/events`: every state change as server-sent events, for dashboards and scripts.
 ///
@@ -69,34 +70,22 @@ struct EventStreamResponder: Sendable {
         let body = ResponseBody { writer in
             _ = permit
             // Subscribe before the first read, so nothing falls between the read and the wait.
-            let notifications = store.notifications()
-            let (wakes, wake) = AsyncStream<Bool>.makeStream(bufferingPolicy: .bufferingNewest(1))
-            let listening = Task {
-                for await notification in notifications
-                where notification.isResync || notification.channel == StoreNotification.executionsChannel {
-                    wake.yield(true)
-                }
-                wake.finish()
-            }
-            let ticking = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: Self.keepAlive)
-                    wake.yield(false)
-                }
-            }
-            defer {
-                listening.cancel()
-                ticking.cancel()
-            }
+            let wakes = ExecutionChangeWakes(store: store, every: Self.keepAlive)
+            defer { wakes.cancel() }
             var cursor = Cursor(start.afterSeq)
             try await writer.write(ByteBuffer(string: ": berth events after \(start.afterSeq)\n\n"))
             try await Self.send(store, start, &cursor, &writer)
-            for await changed in wakes {
-                if changed {
-                    try await Self.send(store, start, &cursor, &writer)
-                } else {
-                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+            // The stream ends when the server shuts down, not at its next keep-alive.
+            try await withGracefulShutdownHandler {
+                for await changed in wakes.stream {
+                    if changed {
+                        try await Self.send(store, start, &cursor, &writer)
+                    } else {
+                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    }
                 }
+            } onGracefulShutdown: {
+                wakes.cancel()
             }
             try await writer.finish(nil)
         }

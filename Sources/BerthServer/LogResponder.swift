@@ -3,6 +3,7 @@ import BerthPluginKit
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// `GET /v1/executions/{id}/logs`: the stored output, optionally followed until the execution ends.
 ///
@@ -106,11 +107,23 @@ struct LogResponder: Sendable {
             }
             logger.debug("following logs")
             let idText = Wire.id(id)
-            for await notification in notifications {
-                guard notification.isResync || notification.payload == idText else { continue }
-                let state = try await store.execution(id: id)?.state
-                lastSeq = try await Self.drain(store, query, after: lastSeq, format, &writer)
-                if state?.isTerminal ?? true { break }
+            // A follow ends when the server shuts down, not when the execution does: relay the
+            // notifications through a stream that shutdown can finish.
+            let (relay, relayEnd) = AsyncStream<StoreNotification>.makeStream()
+            let relaying = Task {
+                for await notification in notifications { relayEnd.yield(notification) }
+                relayEnd.finish()
+            }
+            defer { relaying.cancel() }
+            try await withGracefulShutdownHandler {
+                for await notification in relay {
+                    guard notification.isResync || notification.payload == idText else { continue }
+                    let state = try await store.execution(id: id)?.state
+                    lastSeq = try await Self.drain(store, query, after: lastSeq, format, &writer)
+                    if state?.isTerminal ?? true { break }
+                }
+            } onGracefulShutdown: {
+                relayEnd.finish()
             }
             logger.debug("log follow ended")
             try await writer.finish(nil)

@@ -6,23 +6,42 @@ import HTTPTypes
 enum OpenAPIDocument {
     /// The document of this server: `target_host` lists the configured hosts (an empty list
     /// leaves it open).
-    static func document(targetHosts: [String]) -> JSONValue {
+    static func document(targetHosts: [String], webhookURLs: [String] = []) -> JSONValue {
         var document = make(routes: APIRoute.all)
-        guard !targetHosts.isEmpty,
-              case .object(var root) = document, case .object(var components) = root["components"],
+        guard case .object(var root) = document, case .object(var components) = root["components"],
               case .object(var schemas) = components["schemas"], case .object(var submission) = schemas["Submission"],
               case .object(var properties) = submission["properties"]
         else { return document }
-        properties["target_host"] = [
-            "type": ["string", "null"], "enum": .array(targetHosts.map { .string($0) } + [.null]),
-            "description": "A configured target host; omitted: the server's default host, or any",
-        ]
+        if !targetHosts.isEmpty {
+            properties["target_host"] = [
+                "type": ["string", "null"], "enum": .array(targetHosts.map { .string($0) } + [.null]),
+                "description": "A configured target host; omitted: the server's default host, or any",
+            ]
+        }
+        // The URLs this server calls: its allow-list as a pattern (none: only null).
+        properties["webhook_url"] = webhookURLs.isEmpty
+            ? ["type": "null", "description": "This server sends no webhooks (webhooks.allowed_urls is empty)"]
+            : nullable("string", [
+                "maxLength": 2048, "pattern": .string("^(" + webhookURLs.map(globRegex).joined(separator: "|") + ")$"),
+                "description": .string("POSTed, signed, when the execution ends; one of: " + webhookURLs.joined(separator: ", ")),
+            ])
         submission["properties"] = .object(properties)
         schemas["Submission"] = .object(submission)
         components["schemas"] = .object(schemas)
         root["components"] = .object(components)
         document = .object(root)
         return document
+    }
+
+    /// A glob (`*` any run, `?` one character) as a regular expression.
+    static func globRegex(_ glob: String) -> String {
+        glob.map { character -> String in
+            switch character {
+            case "*": ".*"
+            case "?": "."
+            default: character.isLetter || character.isNumber ? String(character) : "\\" + String(character)
+            }
+        }.joined()
     }
 
     static func make(routes: [APIRoute]) -> JSONValue {
@@ -200,6 +219,8 @@ enum OpenAPIDocument {
             ]),
             "config": nullable("object", ["description": "Written as JSON into the container before it starts (inputs.config_path, default /berth/in/config.json); Docker hosts"]),
             "keep": ["type": "boolean", "default": false, "description": "Leave the finished container on its host until retention (for inspection)"],
+            "webhook_url": nullable("string", ["maxLength": 2048, "format": "uri", "pattern": "^https?://[^\\s/@]+(/[^\\s]*)?$",
+                                               "description": "POSTed, signed, when the execution ends; must match the server's webhooks.allowed_urls"]),
             "max_attempts": ["type": "integer", "minimum": 1, "maximum": 100, "default": 1,
                              "description": "Attempts allowed, the first included; a lost attempt, an engine failure and a listed exit code are retried"],
             "retry_on_exit_codes": ["type": "array", "items": ["type": "integer", "minimum": 1, "maximum": 255],
@@ -238,6 +259,7 @@ enum OpenAPIDocument {
             "secret_env": ["type": "array", "items": ["type": "string"], "description": "The names of the secret variables (never their values)"],
             "config": nullable("object", ["description": "The inline config given at submission"]),
             "keep": ["type": "boolean"],
+            "webhook_url": nullable("string"),
             "outputs_expired_at": ["oneOf": [time, ["type": "null"]], "description": "When retention removed the logs and collected outputs"],
             "created_at": time,
             "updated_at": time,
@@ -246,7 +268,7 @@ enum OpenAPIDocument {
         ], required: [
             "id", "name", "owner", "image", "command", "args", "env", "working_dir", "target_host", "host", "state",
             "state_reason", "exit_code", "error", "attempts", "priority", "labels", "cpus", "memory_mb",
-            "timeout_seconds", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds", "not_before", "secret_env", "config", "keep", "outputs_expired_at",
+            "timeout_seconds", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds", "not_before", "secret_env", "config", "keep", "outputs_expired_at", "webhook_url",
             "created_at", "updated_at", "started_at", "finished_at",
         ]),
         "TokenRequest": object([

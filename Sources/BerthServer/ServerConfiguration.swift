@@ -22,6 +22,10 @@ public struct ServerConfiguration: Sendable {
     public var requestReadTimeout: Duration = .seconds(60)
     /// Log follows one token may hold open at once; one more gets `429 too_many_follows`.
     public var maxLogFollowsPerToken: Int = 8
+    /// URL patterns a submission's `webhook_url` must match (`*` any run, `?` one character);
+    /// empty: no webhooks. Without a list a submitter could make the server call any address
+    /// it can reach.
+    public var webhookURLs: [String] = []
     /// Serve HTTPS with this certificate chain and key (PEM files); `nil` serves plain HTTP.
     public var tls: TLSFiles?
 

@@ -25,12 +25,14 @@ struct Submission: Sendable, Equatable {
     var config: [String: JSONValue]?
     /// Leave the finished runtime object on its host until retention.
     var keep: Bool
+    /// Called (POST, signed) when the execution ends.
+    var webhookURL: String?
 
     /// The members a submission may have; any other is refused (`unknown_field`).
     static let fields: Set<String> = [
         "image", "command", "args", "env", "working_dir", "target_host", "labels", "cpus",
         "memory_mb", "timeout_seconds", "priority", "name", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds",
-        "secret_env", "config", "keep",
+        "secret_env", "config", "keep", "webhook_url",
     ]
 
     /// The allowed priority range.
@@ -76,6 +78,14 @@ struct Submission: Sendable, Equatable {
         retry = try Self.retryPolicy(reader)
         secretEnv = try reader.optionalStringMap("secret_env") ?? [:]
         keep = try reader.optionalBool("keep") ?? false
+        webhookURL = try reader.optionalString("webhook_url")
+        if let webhookURL {
+            guard webhookURL.utf8.count <= 2048, let url = URL(string: webhookURL), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+                  let host = url.host, !host.isEmpty, url.user == nil, url.password == nil
+            else {
+                throw Problem.invalid("webhook_url", "must be an http or https URL with a host and no credentials, at most 2048 bytes")
+            }
+        }
         if let value = reader.value("config") {
             guard case .object(let members) = value else {
                 throw Problem.invalid("config", "must be a JSON object")
@@ -185,6 +195,7 @@ struct Submission: Sendable, Equatable {
             priority: Int(priority), retry: retry, sealedSecretEnv: sealed, secretEnvNames: secretEnv.keys.sorted())
         new.config = config.map { JSONValue.object($0).jsonText }
         new.keep = keep
+        new.webhookURL = webhookURL
         return new
     }
 }
@@ -201,7 +212,7 @@ extension String {
 /// Whether a stored execution is what `new` would create: the check that an idempotency key
 /// is not reused for a different submission. Secret values are compared opened.
 func matches(_ execution: Execution, _ new: NewExecution, sealer: (any SecretSealer)?) -> Bool {
-    guard execution.secretEnvNames == new.secretEnvNames, execution.keep == new.keep else { return false }
+    guard execution.secretEnvNames == new.secretEnvNames, execution.keep == new.keep, execution.webhookURL == new.webhookURL else { return false }
     // The stored config comes back in PostgreSQL's spelling: compare the values.
     guard execution.config.flatMap({ try? JSONValue(parsing: $0) }) == new.config.flatMap({ try? JSONValue(parsing: $0) }) else { return false }
     if let stored = execution.sealedSecretEnv, let given = new.sealedSecretEnv {

@@ -69,6 +69,7 @@ enum Wire {
             "secret_env": JSONValue(execution.secretEnvNames),
             "config": optional(execution.config.flatMap { try? JSONValue(parsing: $0) }) { $0 },
             "keep": .bool(execution.keep),
+            "webhook_url": optional(execution.webhookURL) { .string($0) },
             "outputs_expired_at": optional(execution.outputsExpiredAt, time),
             "created_at": time(execution.createdAt),
             "updated_at": time(execution.updatedAt),

@@ -36,8 +36,10 @@ struct Serve: AsyncParsableCommand {
         let opened = try await OpenedStore.openMigrated(settings, logger: Logger(label: "berth.store"))
         logger.info("database ready", metadata: ["database": "\(opened.description)"])
         let sealer: AESGCMSealer
+        let webhookSecret: [UInt8]
         do {
             settings.serverID = try await deploymentServerID(settings, store: opened.store)
+            webhookSecret = try Self.webhookSecret(settings)
             logger.info("deployment", metadata: ["server_id": "\(settings.serverID)"])
             try await FirstToken.ensure(settings, store: opened.store, logger: logger)
             sealer = try await Self.secretsSealer(settings, store: opened.store)
@@ -61,6 +63,8 @@ struct Serve: AsyncParsableCommand {
             logger: Logger(label: "berth.scheduler"))
         // The scheduler starts the supervisor when it runs.
         let scheduling = Task { await scheduler.run() }
+        let webhooks = WebhookDispatcher(store: opened.store, signer: WebhookSigner(secret: webhookSecret), logger: Logger(label: "berth.webhooks"))
+        let dispatching = Task { await webhooks.run() }
 
         var server = ServerConfiguration(
             host: settings.listen.host, port: settings.listen.port, maxBodyBytes: settings.maxBodyBytes,
@@ -69,12 +73,14 @@ struct Serve: AsyncParsableCommand {
         server.idleTimeout = .milliseconds(Int64(settings.limits.idleTimeoutSeconds * 1000))
         server.requestReadTimeout = .milliseconds(Int64(settings.limits.readTimeoutSeconds * 1000))
         server.maxLogFollowsPerToken = settings.limits.maxLogFollowsPerToken
+        server.webhookURLs = settings.webhookURLs
         if let certificate = settings.listen.tlsCertificateFile, let key = settings.listen.tlsKeyFile {
             server.tls = ServerConfiguration.TLSFiles(certificateFile: certificate, keyFile: key)
         }
         let application = try await Self.application(
             server, ServerContext(store: opened.store, plugins: plugins, control: scheduler, sealer: sealer)
         ) {
+            dispatching.cancel()
             await scheduler.shutdown()
             await scheduling.value
             await supervisor.shutdown()
@@ -106,6 +112,8 @@ struct Serve: AsyncParsableCommand {
         }
         announcement.cancel()
         logger.info("shutting down")
+        dispatching.cancel()
+        await dispatching.value
         await scheduler.shutdown()
         await scheduling.value
         await supervisor.shutdown()
@@ -113,6 +121,28 @@ struct Serve: AsyncParsableCommand {
         await opened.close(logger: logger)
         logger.info("stopped")
         if failed { throw ExitCodes.failure }
+    }
+
+    /// The secret that signs webhook calls: the configured or default file (made with 32 random
+    /// bytes, hex, mode 0600, when missing). Every server of a deployment must use the same file,
+    /// and receivers need its contents to check signatures.
+    private static func webhookSecret(_ settings: BerthConfig) throws -> [UInt8] {
+        let file = settings.effectiveWebhookSecretFile
+        if !FileManager.default.fileExists(atPath: file) {
+            var generator = SystemRandomNumberGenerator()
+            let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+            do {
+                _ = try PrivateFile.create(file, text: hex + "\n")
+            } catch {
+                throw ValidationError("cannot create the webhook secret file \(file): \(error)")
+            }
+        }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw ValidationError("cannot read the webhook secret file \(file)")
+        }
+        let secret = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+        guard secret.count >= 16 else { throw ValidationError("the webhook secret in \(file) is shorter than 16 bytes") }
+        return secret
     }
 
     /// The key that seals secret environments: the configured or default key file (made when

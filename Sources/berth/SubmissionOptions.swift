@@ -24,6 +24,9 @@ struct SubmissionOptions: ParsableArguments {
         valueName: "file"))
     var configFile: String?
 
+    @Option(name: .customLong("webhook"), help: ArgumentHelp("A URL the server POSTs to (signed) when the execution ends; the server must allow it (webhooks.allowed_urls).", valueName: "url"))
+    var webhook: String?
+
     @Flag(name: .long, help: "Leave the finished container on its host until retention, for inspection.")
     var keep = false
 
@@ -134,6 +137,7 @@ struct SubmissionOptions: ParsableArguments {
         if !secrets.isEmpty { body["secret_env"] = JSONValue(secrets) }
         if let configFile { body["config"] = try Self.config(from: configFile) }
         if keep { body["keep"] = true }
+        if let webhook { body["webhook_url"] = .string(webhook) }
         return .object(body)
     }
 

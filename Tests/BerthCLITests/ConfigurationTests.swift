@@ -22,6 +22,7 @@ struct ConfigurationTests {
         outputs: {max_log_bytes: 4096, max_artifact_bytes: 2048}
         inputs: {config_path: /work/config.json}
         retention: {finished_seconds: 3600}
+        webhooks: {allowed_urls: ["https://ci.example/*"], secret_file: /etc/berth/webhook.secret}
         limits:
           max_body_bytes: 65536
           max_header_bytes: 8192
@@ -63,6 +64,8 @@ struct ConfigurationTests {
         #expect(config.maxArtifactBytes == 2048)
         #expect(config.configPath == "/work/config.json")
         #expect(config.retentionSeconds == 3600)
+        #expect(config.webhookURLs == ["https://ci.example/*"])
+        #expect(config.effectiveWebhookSecretFile == "/etc/berth/webhook.secret")
         var limits = BerthConfig.Limits()
         limits.maxHeaderBytes = 8192
         limits.idleTimeoutSeconds = 12.5
@@ -178,7 +181,7 @@ struct ConfigurationTests {
     @Test(arguments: [
         ("listen: {port: 8080, hots: x}", "f.yaml: listen.hots: unknown key (expected one of host, port, tls)"),
         ("listen: {tls: {certificate_file: c.pem}}", "f.yaml: listen.tls.key_file: is required"),
-        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, inputs, leader_failover_seconds, limits, listen, log_level, outputs, plugin_dirs, retention, secrets, server_id)"),
+        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, inputs, leader_failover_seconds, limits, listen, log_level, outputs, plugin_dirs, retention, secrets, server_id, webhooks)"),
         ("listen: {port: http}", "f.yaml: listen.port: expected an integer, found string"),
         ("listen: {port: 0}", "f.yaml: listen.port: expected a port number from 1 to 65535, found 0"),
         ("database: {url: 5}", "f.yaml: database.url: expected a string, found number"),
@@ -189,6 +192,7 @@ struct ConfigurationTests {
         ("limits: {max_header_bytes: 100}", "f.yaml: limits.max_header_bytes: must be from 1024 to 1048576, found 100"),
         ("limits: {idle_timeout_seconds: 0}", "f.yaml: limits.idle_timeout_seconds: must be from 1 to 3600, found 0.0"),
         ("limits: {read_timeout_seconds: 3601}", "f.yaml: limits.read_timeout_seconds: must be from 1 to 3600, found 3601.0"),
+        ("webhooks: {allowed_urls: [ftp://x]}", "f.yaml: webhooks.allowed_urls[0]: must start with http:// or https://, found 'ftp://x'"),
         ("retention: {finished_seconds: -1}", "f.yaml: retention.finished_seconds: must be 0 (keep for ever) to 315360000 (ten years), found -1.0"),
         ("outputs: {max_log_bytes: 10}", "f.yaml: outputs.max_log_bytes: must be at least 1024, found 10"),
         ("outputs: {max_artifact_bytes: -1}", "f.yaml: outputs.max_artifact_bytes: must be 0 (collect nothing) or more, found -1"),

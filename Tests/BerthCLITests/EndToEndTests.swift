@@ -134,6 +134,8 @@ struct EndToEndTests {
         let tokenFile = folder.path + "/data/admin.token"
         let mode = try FileManager.default.attributesOfItem(atPath: tokenFile)[.posixPermissions] as? Int
         #expect(mode == 0o600)
+        let webhookSecret = try FileManager.default.attributesOfItem(atPath: folder.path + "/data/webhook.secret")
+        #expect(webhookSecret[.posixPermissions] as? Int == 0o600, "the webhook secret is made 0600 on first start")
         #expect(server.stdout.contains("Created the first admin token; it is in \(tokenFile) (mode 0600)"))
         #expect(!server.stderr.contains(try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .newlines)))
         // berth token: a submitter sees only its own executions; a revoked token is refused at once.

@@ -6,6 +6,7 @@ import BerthTestSupport
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -18,6 +19,8 @@ struct EventStreamTests {
     /// An open event stream on a raw connection.
     struct Stream: Sendable {
         let fd: Int32
+        /// What arrived with the response head (events may come in the same read).
+        var initial = ""
 
         /// Opens `path` with `token` (and extra header lines) and waits for the stream's first comment.
         static func open(_ port: Int, _ path: String, token: String, headers: String = "") async throws -> Stream {
@@ -27,20 +30,22 @@ struct EventStreamTests {
                 _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
                 return fd
             }
-            let stream = Stream(fd: fd)
+            var stream = Stream(fd: fd)
             let head = try await stream.read { $0.contains(": berth events after") }
             #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
             #expect(head.lowercased().contains("content-type: text/event-stream"))
+            stream.initial = head
             return stream
         }
 
-        /// Reads until `done` holds for everything read so far (or 10 s pass); returns it all.
+        /// Reads until `done` holds for everything read so far, what came with the head
+        /// included (or 30 s pass); returns it all.
         func read(until done: @escaping @Sendable (String) -> Bool) async throws -> String {
-            let fd = self.fd
+            let (fd, initial) = (self.fd, self.initial)
             return try await RawConnection.blocking {
-                var text = ""
+                var text = initial
                 var buffer = [UInt8](repeating: 0, count: 65_536)
-                let deadline = Date().addingTimeInterval(10)
+                let deadline = Date().addingTimeInterval(30)
                 while !done(text), Date() < deadline {
                     var probe = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                     guard poll(&probe, 1, 200) > 0 else { continue }
@@ -69,9 +74,16 @@ struct EventStreamTests {
         }
     }
 
-    @Test("every transition, in order, with filters; a submitter sees its own; after and Last-Event-ID resume")
+    @Test("every transition, in order, with filters; a submitter sees its own; after and Last-Event-ID resume", .timeLimit(.minutes(1)))
     func stream() async throws {
+        let bodyEnded = Mutex<ContinuousClock.Instant?>(nil)
+        defer {
+            // Open streams end when the server shuts down, not at their next keep-alive (15 s).
+            let shutdown = ContinuousClock.now - (bodyEnded.withLock { $0 } ?? ContinuousClock.now)
+            #expect(shutdown < .seconds(10), "the server shut down with streams open in \(shutdown)")
+        }
         try await ServerHarness.run(configuration: ServerConfiguration(port: 0), setup: .live) { h in
+            defer { bodyEnded.withLock { $0 = ContinuousClock.now } }
             let port = try #require(h.client.port)
             let alice = try await h.makeToken(.submitter, owner: "alice")
             let bob = try await h.makeToken(.submitter, owner: "bob")
@@ -97,7 +109,8 @@ struct EventStreamTests {
             // Resume after the first event: the other three come, old ones replayed from the Store.
             let resumed = try await Stream.open(port, "/v1/events?after=\(seen[0].id)", token: h.adminToken)
             defer { resumed.close() }
-            #expect(try Self.events(in: try await resumed.read { (try? Self.events(in: $0).count) == 3 }).map(\.id) == Array(seen.map(\.id).dropFirst()))
+            let resumedText = try await resumed.read { (try? Self.events(in: $0).count) == 3 }
+            #expect(try Self.events(in: resumedText).map(\.id) == Array(seen.map(\.id).dropFirst()), "\(resumedText.debugDescription)")
             let byHeader = try await Stream.open(port, "/v1/events?execution=\(b)", token: h.adminToken, headers: "Last-Event-ID: \(seen[0].id)\r\n")
             defer { byHeader.close() }
             #expect(try Self.events(in: try await byHeader.read { (try? Self.events(in: $0).count) == 2 }).map(\.to) == ["queued", "cancelled"])

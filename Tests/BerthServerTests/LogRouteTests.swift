@@ -1,6 +1,7 @@
 import BerthCore
 import BerthPluginKit
 import BerthPostgres
+@testable import BerthServer
 import HTTPTypes
 import BerthTestSupport
 import Foundation
@@ -137,6 +138,26 @@ extension ServerTests {
             #expect(data.compactMap { $0["data"]?.stringValue } == ["before\n", "during-1\n", "during-2\n", "last\n"])
             #expect(data.compactMap { $0["seq"]?.int64Value } == [1, 2, 3, 4])
         }
+    }
+
+    @Test("a follow of an execution that never ends does not hold up the server's shutdown", .timeLimit(.minutes(1)))
+    func followEndsAtShutdown() async throws {
+        let bodyEnded = Mutex<ContinuousClock.Instant?>(nil)
+        try await ServerHarness.run(configuration: ServerConfiguration(port: 0), setup: .live) { h in
+            defer { bodyEnded.withLock { $0 = ContinuousClock.now } }
+            let id = try h.id(of: try await h.submit(["image": "x"]))
+            let port = try #require(h.client.port)
+            let token = h.adminToken
+            // A raw client: it reads until the server closes the stream.
+            _ = Task {
+                try await RawConnection.exchange(
+                    port, Array("GET /v1/executions/\(id.uuidString)/logs?follow=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n".utf8),
+                    timeout: 30)
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let shutdown = ContinuousClock.now - (bodyEnded.withLock { $0 } ?? ContinuousClock.now)
+        #expect(shutdown < .seconds(10), "shut down in \(shutdown)")
     }
 
     @Test func followPlainTextEndsOnCancel() async throws {

@@ -112,10 +112,10 @@ extension Cluster {
     ///
     /// Docker 20.10 can report a container killed for memory (exit 137) before it sets
     /// `OOMKilled`, which a kubelet reading containerd never sees; so a 137 without the flag is
-    /// read again for up to a second before it counts as a plain kill.
+    /// read again for up to five seconds (a loaded machine) before it counts as a plain kill.
     private func collectEnd(_ name: String, uid: String, id: String) async {
         var inspect = try? await docker.inspect(id)
-        for _ in 0..<10 where inspect?["State"]?["ExitCode"]?.int64Value == 137 && inspect?["State"]?["OOMKilled"]?.boolValue != true {
+        for _ in 0..<50 where inspect?["State"]?["ExitCode"]?.int64Value == 137 && inspect?["State"]?["OOMKilled"]?.boolValue != true {
             try? await Task.sleep(for: .milliseconds(100))
             inspect = (try? await docker.inspect(id)) ?? inspect
         }
@@ -128,7 +128,12 @@ extension Cluster {
         let state = inspect?["State"]
         let exitCode = state?["ExitCode"]?.int64Value.map { Int($0) } ?? 137
         let startedAt: Timestamp? = if case .running(let startedAt) = pod.containerState { startedAt } else { nil }
-        let reason = state?["OOMKilled"]?.boolValue == true ? "OOMKilled" : exitCode == 0 ? "Completed" : "Error"
+        // Killed (137) with a memory limit while the double neither deleted it nor passed its
+        // deadline: only the kernel's OOM killer sends that SIGKILL here, even when Docker has
+        // not (yet) set `OOMKilled` — a kubelet reading containerd always knows.
+        let oomKilled = state?["OOMKilled"]?.boolValue == true
+            || (exitCode == 137 && pod.container.memoryLimit != nil && pod.meta.deletionTimestamp == nil && !pod.deadlineExceeded)
+        let reason = oomKilled ? "OOMKilled" : exitCode == 0 ? "Completed" : "Error"
         let finishedAt = state?["FinishedAt"]?.stringValue.flatMap(Timestamp.init(rfc3339:))?.truncatedToSecond ?? .nowToTheSecond()
         pod.containerState = .terminated(PodRecord.Termination(
             exitCode: exitCode, reason: reason, message: nil, startedAt: startedAt, finishedAt: finishedAt))

@@ -44,6 +44,8 @@ public struct Execution: Sendable, Hashable, Codable, Identifiable {
     public var config: String?
     /// Whether the finished runtime objects stay on their host until retention.
     public var keep = false
+    /// Called (POST, signed) when the execution ends.
+    public var webhookURL: String?
     /// When retention removed the logs and collected outputs (the execution had finished
     /// longer ago than `retention.finished_seconds`).
     public var outputsExpiredAt: Date?

@@ -43,6 +43,8 @@ public struct NewExecution: Sendable, Hashable, Codable {
     public var config: String?
     /// Leave the finished runtime object on its host (until retention) instead of removing it.
     public var keep = false
+    /// Called (POST, signed) when the execution ends.
+    public var webhookURL: String?
 
     /// Creates a submission.
     /// - Parameters:

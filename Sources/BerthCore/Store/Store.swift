@@ -116,6 +116,14 @@ public protocol Store: Sendable {
     /// Reports (progress, result) and the executions themselves stay.
     func expireOutputs(finishedBefore cutoff: Date, limit: Int) async throws(StoreError) -> [UUID]
 
+    /// Takes up to `limit` due webhook deliveries for this caller: each is hidden from other
+    /// callers for `lease` (so a server that dies mid-call leaves it to be retried).
+    func claimWebhookDeliveries(limit: Int, lease: Duration) async throws(StoreError) -> [WebhookDelivery]
+
+    /// Records a delivery's outcome: delivered; or failed with `error` and tried again at
+    /// `retryAt`; or, with `retryAt` nil, given up.
+    func finishWebhookDelivery(_ id: UUID, delivered: Bool, error: String?, retryAt: Date?) async throws(StoreError)
+
     /// Events across executions, in `seq` order (see ``EventQuery``).
     func events(_ query: EventQuery) async throws(StoreError) -> [ExecutionEvent]
 

@@ -11,7 +11,7 @@ enum ExecutionRow {
                e.exit_code, e.error_code, e.error_message, e.attempts,
                e.max_attempts, e.retry_on_exit_codes::text AS retry_on_exit_codes, e.retry_backoff_seconds,
                berth_us(e.not_before) AS not_before_us, e.secret_env, e.secret_env_names::text AS secret_env_names,
-               e.config::text AS config, e.keep, berth_us(e.outputs_expired_at) AS outputs_expired_us,
+               e.config::text AS config, e.keep, berth_us(e.outputs_expired_at) AS outputs_expired_us, e.webhook_url,
                berth_us(e.created_at) AS created_us, berth_us(e.updated_at) AS updated_us,
                berth_us(e.started_at) AS started_us, berth_us(e.finished_at) AS finished_us,
                a.number AS attempt_number, a.host AS attempt_host, a.runtime_handle AS attempt_handle,
@@ -76,6 +76,7 @@ enum ExecutionRow {
         execution.secretEnvNames = try row.json([String].self, "secret_env_names") ?? []
         execution.config = try row.text("config")
         execution.keep = try row.string("keep") == "t"
+        execution.webhookURL = try row.text("webhook_url")
         execution.outputsExpiredAt = try row.date(micros: "outputs_expired_us")
         return execution
     }

@@ -15,9 +15,9 @@ extension PostgresStore {
                     """
                     INSERT INTO executions (id, name, owner, image, command, args, env, working_dir, target_host,
                                             labels, cpus, memory_bytes, timeout_seconds, priority, state, state_reason,
-                                            max_attempts, retry_on_exit_codes, retry_backoff_seconds, secret_env, secret_env_names, config, keep)
+                                            max_attempts, retry_on_exit_codes, retry_backoff_seconds, secret_env, secret_env_names, config, keep, webhook_url)
                     VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13, $14,
-                            'queued', 'submitted', $15, $16::jsonb, $17, $18::bytea, $19::jsonb, $20::jsonb, $21)
+                            'queued', 'submitted', $15, $16::jsonb, $17, $18::bytea, $19::jsonb, $20::jsonb, $21, $22)
                     """,
                     [
                         PostgresBind(id), new.name.map { PostgresBind($0) }, PostgresBind(new.owner), PostgresBind(new.image),
@@ -28,7 +28,7 @@ extension PostgresStore {
                         PostgresBind(new.priority), PostgresBind(new.retry.maxAttempts),
                         try SQLValues.json(new.retry.onExitCodes.sorted()), PostgresBind(new.retry.backoffSeconds),
                         new.sealedSecretEnv.map { PostgresBind(bytes: $0) }, try SQLValues.json(new.secretEnvNames),
-                        new.config.map { PostgresBind.text($0) }, PostgresBind(new.keep),
+                        new.config.map { PostgresBind.text($0) }, PostgresBind(new.keep), new.webhookURL.map { PostgresBind($0) },
                     ]
                 )
                 try await connection.query(
@@ -132,6 +132,12 @@ extension PostgresStore {
                     "INSERT INTO execution_events (execution_id, from_state, to_state, reason, attempt) VALUES ($1, $2, $3, $4, $5)",
                     [PostgresBind(id), PostgresBind(from.rawValue), PostgresBind(to.rawValue), PostgresBind(reason), attempt.map { PostgresBind($0) }]
                 )
+                if to.isTerminal {
+                    // The webhook's outbox row commits with the end it reports.
+                    try await connection.query(
+                        "INSERT INTO webhook_deliveries (execution_id, url) SELECT id, webhook_url FROM executions WHERE id = $1 AND webhook_url IS NOT NULL",
+                        [PostgresBind(id)])
+                }
                 try await notify(connection, StoreNotification.executionsChannel, id)
                 return .won(try await fetch(connection, id)!)
             }
