@@ -81,7 +81,7 @@ struct SupervisorTests {
         try await RuntimeFixture.with(hosts: [host]) { runtime in
             let store = runtime.store
             let id = try await runtime.submitAndLaunch("""
-                cat /berth/in/config.json; echo
+                cat /berth/in/config.json
                 mkdir -p /berth/out/sub
                 seq 1 20000 > /berth/out/sub/numbers.txt
                 printf '\\000\\001\\377binary' > /berth/out/bin.dat
@@ -89,7 +89,9 @@ struct SupervisorTests {
                 """, host: host.name, config: #"{"alpha": 1, "name": "x y", "list": [true, null]}"#)
             let execution = try await runtime.waitUntilTerminal(id, timeout: .seconds(60))
             #expect(execution.state == .succeeded, "\(execution.stateReason ?? "")")
-            let seen = try JSONValue(parsing: try await runtime.output(id).trimmingCharacters(in: .whitespacesAndNewlines))
+            let output = try await runtime.output(id)
+            #expect(output.hasSuffix("}\n"), "the config file ends with a newline")
+            let seen = try JSONValue(parsing: output.trimmingCharacters(in: .whitespacesAndNewlines))
             #expect(seen == ["alpha": 1, "name": "x y", "list": [true, nil]])
 
             let set = try #require(try await store.artifactSet(of: id))

@@ -228,7 +228,8 @@ public actor ExecutionSupervisor {
             command: execution.command, args: execution.args, env: env, workingDir: execution.workingDir,
             labels: execution.labels, cpus: execution.cpus, memoryBytes: execution.memoryBytes,
             timeoutSeconds: execution.timeoutSeconds,
-            files: execution.config.map { [SpecFile(path: options.configPath, data: Array($0.utf8))] } ?? [])
+            // A text file ends with a newline: `cat config.json; echo "::berth::…"` then starts a line.
+            files: execution.config.map { [SpecFile(path: options.configPath, data: Array(($0 + "\n").utf8))] } ?? [])
         let handle: RuntimeHandle
         do {
             handle = try await backend.start(spec)
