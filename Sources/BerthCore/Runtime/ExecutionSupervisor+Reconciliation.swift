@@ -82,7 +82,7 @@ extension ExecutionSupervisor {
                 continue
             }
             if let object = byAttempt[key] {
-                await adopt(object, key: key, host: host, backend: backend)
+                await adopt(object, key: key, host: host, backend: backend, keep: execution.keep)
             } else {
                 var attemptLogger = logger
                 attemptLogger[metadataKey: "execution"] = "\(key.execution)"
@@ -146,7 +146,7 @@ extension ExecutionSupervisor {
         if let found, found.status.state == .created {
             // Created but never started (its server died between the two): start it now.
             logger.notice("an attempt was created but not started; starting it", metadata: ["attempt": "\(key.attempt)"])
-            let tracker = Tracker(host: host, backend: backend)
+            let tracker = Tracker(host: host, backend: backend, keep: execution.keep)
             trackers[key] = tracker
             await start(execution, key: key, tracker: tracker, logger: logger)
             return
@@ -160,7 +160,7 @@ extension ExecutionSupervisor {
                 return
             }
             guard trackers[key] == nil, isSupervising else { return }
-            await adopt(found, key: key, host: host, backend: backend)
+            await adopt(found, key: key, host: host, backend: backend, keep: execution.keep)
             return
         }
         // Not counted as an attempt, but still paced by the policy's first backoff, so an
@@ -175,11 +175,11 @@ extension ExecutionSupervisor {
     }
 
     /// Follows an attempt this supervisor did not start (found running or ended by reconciliation).
-    func adopt(_ object: RuntimeObject, key: AttemptKey, host: String, backend: PluginInstance) async {
+    func adopt(_ object: RuntimeObject, key: AttemptKey, host: String, backend: PluginInstance, keep: Bool) async {
         var logger = self.logger
         logger[metadataKey: "execution"] = "\(key.execution)"
         logger[metadataKey: "host"] = "\(host)"
-        let tracker = Tracker(host: host, backend: backend)
+        let tracker = Tracker(host: host, backend: backend, keep: keep)
         tracker.handle = object.handle
         trackers[key] = tracker
         followLogs(tracker, key: key, handle: object.handle, resume: await storedLogsEnd(key), logger: logger)

@@ -32,8 +32,9 @@ extension ExecutionSupervisor {
         return expired
     }
 
-    /// Whether the finished runtime object of `execution` stays on its host: it asked to
-    /// (`keep`) and has not passed retention.
+    /// Whether the finished runtime object of `execution`, found by reconciliation, stays on
+    /// its host: it asked to (`keep`) and has not passed retention. (At an attempt's end the
+    /// tracker's `keep` answers without a read.)
     func keeps(_ execution: UUID, now: Date = Date()) async -> Bool {
         guard let stored = try? await store.execution(id: execution), stored.keep else { return false }
         guard let cutoff = retentionCutoff(now: now), let finished = stored.finishedAt else { return true }

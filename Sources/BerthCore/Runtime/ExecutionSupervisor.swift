@@ -63,10 +63,13 @@ public actor ExecutionSupervisor {
         /// Set by ``ExecutionSupervisor/stop(executionID:graceSeconds:)`` before the handle is
         /// known: the attempt is stopped with this grace as soon as `start` returns.
         var stopGrace: Double?
+        /// The execution asked to keep its finished runtime object (`keep`).
+        let keep: Bool
 
-        init(host: String, backend: PluginInstance) {
+        init(host: String, backend: PluginInstance, keep: Bool) {
             self.host = host
             self.backend = backend
+            self.keep = keep
         }
     }
 
@@ -193,7 +196,7 @@ public actor ExecutionSupervisor {
         }
         // Tracked before the change to `starting`, so a stop that comes while the change is
         // being written finds the attempt and is applied once the handle is known.
-        let tracker = Tracker(host: host, backend: backend)
+        let tracker = Tracker(host: host, backend: backend, keep: execution.keep)
         trackers[key] = tracker
         let starting = await transition(execution.id, .scheduled, .starting, "starting on host \(host)", TransitionChanges(attempt: attempt), logger)
         guard starting else {
@@ -378,7 +381,7 @@ public actor ExecutionSupervisor {
             }
             try? await store.finishAttempt(executionID: id, number: key.attempt, at: status.finishedAt.map(Self.date) ?? Date())
             trackers[key] = nil
-            if options.removeFinished, await !keeps(id) {
+            if options.removeFinished, !tracker.keep {
                 do {
                     try await tracker.backend.remove(handle)
                 } catch {
