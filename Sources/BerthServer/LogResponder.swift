@@ -8,9 +8,9 @@ import ServiceLifecycle
 /// `GET /v1/executions/{id}/logs`: the stored output, optionally followed until the execution ends.
 ///
 /// A follower is woken by the Store's notifications (`berth_logs`, `berth_executions`), never
-/// by polling. It opens its notification stream before it reads anything, and re-reads on
-/// every resync marker, so no chunk written between the first read and `LISTEN` is missed.
-/// On each wake-up it reads the execution's state *before* draining the logs: the supervisor
+/// by polling. Once subscribed it catches up (state, then logs) before its first wait, since
+/// the execution may have ended between the first read and the subscription, and again on
+/// every resync marker (the listener reconnected). On each wake-up it reads the execution's state *before* draining the logs: the supervisor
 /// writes a terminal state only after the attempt's output, so once it sees a terminal state
 /// the drain that follows has everything and the response ends.
 struct LogResponder: Sendable {
@@ -69,7 +69,7 @@ struct LogResponder: Sendable {
         let query = LogQuery(executionID: id, stream: stream, since: since, limit: Self.pageSize)
         // Read the first page (or the tail) now, so a failing Store still gets a problem response.
         let first: [StoredLogChunk]
-        var startAfter: Int64?
+        let startAfter: Int64?
         if let tail {
             first = try await LogTail.read(store, query, lines: tail)
             startAfter = try await LogTail.lastSeq(store, query)
@@ -94,41 +94,62 @@ struct LogResponder: Sendable {
         let body = ResponseBody { [permit, startAfter, tail] writer in
             // Held for as long as the response streams; its release frees the place.
             _ = permit
-            // Subscribe before anything else, so nothing is missed between a read and the wait.
+            // Subscribe first: every change after this point wakes the follow.
             let notifications = following ? store.notifications() : nil
-            var lastSeq = startAfter
             try await writer.write(Self.encode(first, format))
-            if tail == nil, first.count == Self.pageSize {
-                lastSeq = try await Self.drain(store, query, after: lastSeq, format, &writer)
+            if let notifications {
+                logger.debug("following logs")
+                try await Self.follow(store, query, after: startAfter, notifications: notifications, format, &writer)
+                logger.debug("log follow ended")
+            } else if tail == nil, first.count == Self.pageSize {
+                _ = try await Self.drain(store, query, after: startAfter, format, &writer)
             }
-            guard let notifications else {
-                try await writer.finish(nil)
-                return
-            }
-            logger.debug("following logs")
-            let idText = Wire.id(id)
-            // A follow ends when the server shuts down, not when the execution does: relay the
-            // notifications through a stream that shutdown can finish.
-            let (relay, relayEnd) = AsyncStream<StoreNotification>.makeStream()
-            let relaying = Task {
-                for await notification in notifications { relayEnd.yield(notification) }
-                relayEnd.finish()
-            }
-            defer { relaying.cancel() }
-            try await withGracefulShutdownHandler {
-                for await notification in relay {
-                    guard notification.isResync || notification.payload == idText else { continue }
-                    let state = try await store.execution(id: id)?.state
-                    lastSeq = try await Self.drain(store, query, after: lastSeq, format, &writer)
-                    if state?.isTerminal ?? true { break }
-                }
-            } onGracefulShutdown: {
-                relayEnd.finish()
-            }
-            logger.debug("log follow ended")
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Writes the execution's output after `lastSeq` until it ends or the server shuts down,
+    /// woken by `notifications` (subscribed to after the state and the logs before `lastSeq`
+    /// were read).
+    static func follow(
+        _ store: any Store, _ query: LogQuery, after lastSeq: Int64?, notifications: AsyncStream<StoreNotification>,
+        _ format: Format, _ writer: inout any ResponseBodyWriter
+    ) async throws {
+        var lastSeq = lastSeq
+        let id = query.executionID
+        // The execution may have ended between the first read and the subscription: catch up
+        // once before the first wait, as after a resync, or it would be followed forever.
+        if try await catchUp(store, id, query, after: &lastSeq, format, &writer) { return }
+        let idText = Wire.id(id)
+        // A follow ends when the server shuts down, not when the execution does: relay the
+        // notifications through a stream that shutdown can finish.
+        let (relay, relayEnd) = AsyncStream<StoreNotification>.makeStream()
+        let relaying = Task {
+            for await notification in notifications { relayEnd.yield(notification) }
+            relayEnd.finish()
+        }
+        defer { relaying.cancel() }
+        try await withGracefulShutdownHandler {
+            for await notification in relay {
+                guard notification.isResync || notification.payload == idText else { continue }
+                if try await catchUp(store, id, query, after: &lastSeq, format, &writer) { break }
+            }
+        } onGracefulShutdown: {
+            relayEnd.finish()
+        }
+    }
+
+    /// Reads the execution's state, then writes every chunk after `lastSeq` and moves it on.
+    /// Returns whether the execution has ended (or is gone): then nothing more can come, since
+    /// the supervisor stores an attempt's output before its terminal state.
+    private static func catchUp(
+        _ store: any Store, _ id: UUID, _ query: LogQuery, after lastSeq: inout Int64?, _ format: Format,
+        _ writer: inout any ResponseBodyWriter
+    ) async throws -> Bool {
+        let state = try await store.execution(id: id)?.state
+        lastSeq = try await drain(store, query, after: lastSeq, format, &writer)
+        return state?.isTerminal ?? true
     }
 
     /// Writes every chunk after `after`; returns the last `seq` written.

@@ -140,6 +140,25 @@ extension ServerTests {
         }
     }
 
+    @Test("a follow subscribed after its execution's last notification still ends, with all the output", .timeLimit(.minutes(1)))
+    func followSubscribedAfterTheEnd() async throws {
+        try await ServerHarness.run { h in
+            // The race: the follow read the state (running) and the first page, then the execution
+            // wrote its output and ended, then the follow subscribed. No notification will come.
+            let id = try h.id(of: try await h.submit(["image": "x"]))
+            let query = LogQuery(executionID: id, limit: LogResponder.pageSize)
+            try await h.store.appendLogs([NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("first\n".utf8))])
+            let firstSeq = try await h.store.logs(query).last?.seq
+            try await h.store.appendLogs([NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("last\n".utf8))])
+            _ = try await h.store.transition(id, from: .queued, to: .cancelled, reason: "test")
+            let silent = AsyncStream<StoreNotification> { _ in }
+            let collected = CollectingBodyWriter()
+            var writer: any ResponseBodyWriter = collected
+            try await LogResponder.follow(h.store, query, after: firstSeq, notifications: silent, .text, &writer)
+            #expect(collected.text == "last\n")
+        }
+    }
+
     @Test("a follow of an execution that never ends does not hold up the server's shutdown", .timeLimit(.minutes(1)))
     func followEndsAtShutdown() async throws {
         let bodyEnded = Mutex<ContinuousClock.Instant?>(nil)
@@ -178,4 +197,18 @@ extension ServerTests {
             #expect(response.text == "out\n")
         }
     }
+}
+
+/// A response body writer that keeps what it is given.
+final class CollectingBodyWriter: ResponseBodyWriter, Sendable {
+    private let buffer = Mutex(ByteBuffer())
+
+    /// What was written so far, as UTF-8.
+    var text: String { buffer.withLock { String(buffer: $0) } }
+
+    func write(_ buffer: ByteBuffer) async throws {
+        self.buffer.withLock { $0.writeImmutableBuffer(buffer) }
+    }
+
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
