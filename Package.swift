@@ -178,7 +178,7 @@ let package = Package(
         .target(
             name: "BerthServer",
             dependencies: [
-                "BerthCore", "BerthPluginKit", "BerthHTTP", "CurlHTTP",
+                "BerthCore", "BerthPluginKit", "BerthHTTP", "BerthYAML", "CurlHTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -284,7 +284,7 @@ let package = Package(
         .target(
             name: "KubernetesDouble",
             dependencies: [
-                "BerthPluginKit", "BerthHTTP", "CurlHTTP", "DockerEngine",
+                "BerthPluginKit", "BerthHTTP", "CurlHTTP", "DockerEngine", "TarFormat",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -136,6 +136,9 @@ public struct BerthConfig: Sendable, Hashable {
     /// The webhook secret file in use.
     public var effectiveWebhookSecretFile: String { webhookSecretFile ?? dataDirectory + "/webhook.secret" }
 
+    /// The job-service routes (`job_service`, when `enabled`); nil serves none.
+    public var jobService: JobServiceSettings?
+
     /// The secrets key file in use: ``secretsKeyFile``, else `<data_dir>/secrets.key`.
     public var effectiveSecretsKeyFile: String { secretsKeyFile ?? dataDirectory + "/secrets.key" }
     /// How long, at most, scheduling and supervision stay without a leader after the leading
@@ -252,7 +255,7 @@ public struct BerthConfig: Sendable, Hashable {
 
     private static let topKeys: Set = [
         "listen", "database", "data_dir", "plugin_dirs", "server_id", "default_host", "log_level", "limits", "hosts",
-        "leader_failover_seconds", "secrets", "outputs", "inputs", "retention", "webhooks",
+        "leader_failover_seconds", "secrets", "outputs", "inputs", "retention", "webhooks", "job_service",
     ]
 
     private static func read(_ document: JSONValue, file: String?, environment: [String: String]) throws(JSONError) -> BerthConfig {
@@ -396,6 +399,9 @@ public struct BerthConfig: Sendable, Hashable {
                 config.configPath = path
             }
         }
+        if let value = root.value("job_service") {
+            config.jobService = try readJobService(value)
+        }
         if let seconds = try root.optionalDouble("leader_failover_seconds") {
             guard (1...300).contains(seconds) else {
                 throw JSONError(location: "leader_failover_seconds", reason: "must be from 1 to 300, found \(seconds)")
@@ -403,6 +409,44 @@ public struct BerthConfig: Sendable, Hashable {
             config.leaderFailoverSeconds = seconds
         }
         return config
+    }
+
+    /// `job_service`: nil unless `enabled`; the image is then required, the config folder
+    /// absolute, and the variables' names valid.
+    private static func readJobService(_ value: JSONValue) throws(JSONError) -> JobServiceSettings? {
+        let reader = try JSONObjectReader(value, path: "job_service")
+        try rejectUnknown(reader, allowed: ["enabled", "image", "command", "args", "env", "config_folder", "timeout_seconds", "max_log_response_bytes"])
+        let image = try reader.optionalString("image")
+        guard try reader.optionalBool("enabled") ?? false else { return nil }
+        guard let image, !image.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw JSONError(location: "job_service.image", reason: "is required when job_service.enabled is true: the image every job runs")
+        }
+        var settings = JobServiceSettings(image: image)
+        settings.command = try reader.optionalStrings("command")
+        settings.args = try reader.optionalStrings("args") ?? []
+        settings.env = try reader.optionalStringMap("env") ?? [:]
+        for name in settings.env.keys.sorted() where name.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_]*/) == nil {
+            throw JSONError(location: "job_service.env.\(name)", reason: "not a valid environment variable name (must match [A-Za-z_][A-Za-z0-9_]*)")
+        }
+        if let folder = try reader.optionalString("config_folder") {
+            guard folder.hasPrefix("/") else {
+                throw JSONError(location: "job_service.config_folder", reason: "must be an absolute path, found '\(folder)'")
+            }
+            settings.configFolder = folder
+        }
+        if let seconds = try reader.optionalInt("timeout_seconds") {
+            guard (1...Int64(Int32.max)).contains(seconds) else {
+                throw JSONError(location: "job_service.timeout_seconds", reason: "must be from 1 to \(Int32.max), found \(seconds)")
+            }
+            settings.timeoutSeconds = Int(seconds)
+        }
+        if let bytes = try reader.optionalInt("max_log_response_bytes") {
+            guard (1024...(1 << 30)).contains(bytes) else {
+                throw JSONError(location: "job_service.max_log_response_bytes", reason: "must be from 1024 to 1073741824, found \(bytes)")
+            }
+            settings.maxLogResponseBytes = Int(bytes)
+        }
+        return settings
     }
 
     private static func readHost(_ value: JSONValue, path: String) throws(JSONError) -> Host {

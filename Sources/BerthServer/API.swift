@@ -58,9 +58,17 @@ struct API: Sendable {
         case (.createToken, _): return try await createToken(request, context: context)
         case (.listTokens, _): return try await listTokens()
         case (.revokeToken, _): return try await revokeToken(context)
+        case (.runSimulation, let caller?), (.getJobStatus, let caller?), (.getJobResult, let caller?), (.getJobProgress, let caller?),
+             (.getJobLogs, let caller?), (.stopJob, let caller?), (.listJobs, let caller?), (.getJobInfo, let caller?):
+            guard let settings = configuration.jobService else {
+                throw Problem.routeNotFound(method: request.method, path: request.uri.path, routes: APIRoute.all)
+            }
+            return try await respondToJobService(operation, settings, request, caller, context: context)
+        case (.jobServiceHealth, _): return JSONBody.response(["status": "healthy"])
         case (.submitExecution, nil), (.listExecutions, nil), (.getExecution, nil), (.cancelExecution, nil),
              (.getExecutionLogs, nil), (.listExecutionEvents, nil), (.getExecutionProgress, nil), (.getExecutionResult, nil),
-             (.getExecutionArtifacts, nil), (.streamEvents, nil):
+             (.getExecutionArtifacts, nil), (.streamEvents, nil), (.runSimulation, nil), (.getJobStatus, nil), (.getJobResult, nil),
+             (.getJobProgress, nil), (.getJobLogs, nil), (.stopJob, nil), (.listJobs, nil), (.getJobInfo, nil):
             throw Problem.unauthenticated("this route needs an API token")
         }
     }
@@ -71,15 +79,7 @@ struct API: Sendable {
         let body = try await Self.readBody(request, limit: configuration.maxBodyBytes)
         let submission = try Submission(body: body)
         let targetHost = submission.targetHost ?? configuration.defaultHost
-        if let host = submission.targetHost {
-            let known = await self.context.plugins.hosts.map(\.configuration.name)
-            guard known.contains(host) else {
-                throw Problem.invalid(
-                    "target_host",
-                    "no target host named '\(host)' is configured (configured: \(known.isEmpty ? "none" : known.joined(separator: ", ")))",
-                    code: "unknown_target_host")
-            }
-        }
+        try await checkTargetHost(submission.targetHost)
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
         if let key {
             guard !key.isEmpty, key.count <= IdempotencyKey.maxLength else {
@@ -111,6 +111,18 @@ struct API: Sendable {
         logger[metadataKey: "execution.id"] = .string(Wire.id(execution.id))
         logger.info("execution submitted", metadata: ["image": .string(execution.image)])
         return JSONBody.response(Wire.execution(execution), status: .created)
+    }
+
+    /// Refuses a target host that no configured host has (`422 unknown_target_host`).
+    func checkTargetHost(_ host: String?) async throws(Problem) {
+        guard let host else { return }
+        let known = await context.plugins.hosts.map(\.configuration.name)
+        guard known.contains(host) else {
+            throw Problem.invalid(
+                "target_host",
+                "no target host named '\(host)' is configured (configured: \(known.isEmpty ? "none" : known.joined(separator: ", ")))",
+                code: "unknown_target_host")
+        }
     }
 
     /// The answer to a submission whose Idempotency-Key maps to an existing execution.
@@ -179,7 +191,7 @@ struct API: Sendable {
     }
 
     /// The execution of the path, when `caller` may see it; else 404, as if it did not exist.
-    private func execution(_ requestContext: some RequestContext, _ caller: Principal) async throws -> Execution {
+    func execution(_ requestContext: some RequestContext, _ caller: Principal) async throws -> Execution {
         let id = try executionID(requestContext)
         guard let execution = try await context.store.execution(id: id), caller.sees(execution) else {
             throw Problem.executionNotFound(Wire.id(id))

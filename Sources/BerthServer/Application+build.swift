@@ -77,16 +77,18 @@ public struct ServerSetupError: Error, CustomStringConvertible, Sendable {
     init(_ description: String) { self.description = description }
 }
 
-/// The router: the problem middleware, then one route per entry of ``APIRoute/all``.
+/// The router: the problem middleware, then one route per entry of ``APIRoute/all`` (and of
+/// ``APIRoute/jobService`` when the configuration asks for those).
 func buildRouter(configuration: ServerConfiguration, context: ServerContext) -> Router<BasicRequestContext> {
+    let routes = APIRoute.table(jobService: configuration.jobService != nil)
     let router = Router(context: BasicRequestContext.self)
     // Added first, so it wraps every route and the router's "not found" responder.
-    router.add(middleware: ProblemMiddleware<BasicRequestContext>())
+    router.add(middleware: ProblemMiddleware<BasicRequestContext>(routes: routes))
     let api = API(
         configuration: configuration, context: context, follows: FollowLimiter(limit: configuration.maxLogFollowsPerToken),
         openAPIDocument: OpenAPIDocument.document(
-            targetHosts: context.plugins.configuration.hosts.map(\.name), webhookURLs: configuration.webhookURLs))
-    for route in APIRoute.all {
+            routes: routes, targetHosts: context.plugins.configuration.hosts.map(\.name), webhookURLs: configuration.webhookURLs))
+    for route in routes {
         let operation = route.operation
         router.on(RouterPath(route.path), method: route.method) { request, requestContext in
             try await api.respond(to: operation, request, context: requestContext)

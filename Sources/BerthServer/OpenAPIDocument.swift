@@ -6,8 +6,8 @@ import HTTPTypes
 enum OpenAPIDocument {
     /// The document of this server: `target_host` lists the configured hosts (an empty list
     /// leaves it open).
-    static func document(targetHosts: [String], webhookURLs: [String] = []) -> JSONValue {
-        var document = make(routes: APIRoute.all)
+    static func document(routes: [APIRoute] = APIRoute.all, targetHosts: [String], webhookURLs: [String] = []) -> JSONValue {
+        var document = make(routes: routes)
         guard case .object(var root) = document, case .object(var components) = root["components"],
               case .object(var schemas) = components["schemas"], case .object(var submission) = schemas["Submission"],
               case .object(var properties) = submission["properties"]
@@ -27,6 +27,9 @@ enum OpenAPIDocument {
             ])
         submission["properties"] = .object(properties)
         schemas["Submission"] = .object(submission)
+        if routes.contains(where: { $0.operation == .runSimulation }) {
+            schemas["RunSimulationRequest"] = JobServiceSchemas.runRequest(targetHosts: targetHosts)
+        }
         components["schemas"] = .object(schemas)
         root["components"] = .object(components)
         document = .object(root)

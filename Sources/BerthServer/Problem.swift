@@ -73,9 +73,10 @@ extension Problem {
         Problem(.notFound, code: "execution_not_found", title: "Execution not found", detail: "no execution has id '\(id)'")
     }
 
-    /// 404: no route for this path; 405 with `Allow` when the path has routes for other methods.
-    static func routeNotFound(method: HTTPRequest.Method, path: String) -> Problem {
-        let allowed = APIRoute.methods(forPath: path)
+    /// 404: none of `routes` is for this path; 405 with `Allow` when the path has routes for
+    /// other methods.
+    static func routeNotFound(method: HTTPRequest.Method, path: String, routes: [APIRoute]) -> Problem {
+        let allowed = APIRoute.methods(forPath: path, in: routes)
         guard !allowed.isEmpty else {
             return Problem(.notFound, code: "route_not_found", title: "Route not found", detail: "no route for \(method.rawValue) \(path)")
         }

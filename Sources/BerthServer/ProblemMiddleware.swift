@@ -14,6 +14,9 @@ import NIOHTTP1
 /// - anything else is logged with its details and answered with a generic `500`: no internals
 ///   reach the client.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The routes the server registered: a path of one of them with another method is `405`.
+    let routes: [APIRoute]
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.logger[metadataKey: "http.method"] = .string(request.method.rawValue)
@@ -30,7 +33,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as Problem {
             problem = error
         } catch let error as HTTPError {
-            problem = Self.problem(for: error, request: request)
+            problem = self.problem(for: error, request: request)
         } catch let error as StoreError where error.code == .unavailable {
             context.logger.error("database unavailable", metadata: ["error": "\(error)"])
             problem = .unavailable("the database is unavailable; try again later")
@@ -57,9 +60,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         return try problem.response(from: request, context: context)
     }
 
-    private static func problem(for error: HTTPError, request: Request) -> Problem {
+    private func problem(for error: HTTPError, request: Request) -> Problem {
         switch error.status {
-        case .notFound: .routeNotFound(method: request.method, path: request.uri.path)
+        case .notFound: .routeNotFound(method: request.method, path: request.uri.path, routes: routes)
         case .contentTooLarge: Problem(.contentTooLarge, code: "body_too_large", title: "Request body too large",
                                        detail: error.body ?? "the request body is too large")
         default: Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase,

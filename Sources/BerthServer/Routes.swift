@@ -10,6 +10,8 @@ enum Operation: String, CaseIterable, Sendable {
     case getExecutionProgress, getExecutionResult, getExecutionArtifacts, streamEvents
     case listHosts, listPlugins, healthz, readyz, openAPI
     case createToken, listTokens, revokeToken
+    // The job-service routes (``APIRoute/jobService``), registered only when configured.
+    case runSimulation, getJobStatus, getJobResult, getJobProgress, getJobLogs, stopJob, listJobs, getJobInfo, jobServiceHealth
 }
 
 /// A query parameter of a route.
@@ -47,18 +49,26 @@ struct APIRoute: Sendable {
 
     /// The route of `operation`.
     static func of(_ operation: Operation) -> APIRoute {
-        all.first { $0.operation == operation }!
+        everything.first { $0.operation == operation }!
+    }
+
+    /// Every route there is: ``all`` and ``jobService``.
+    private static let everything = all + jobService
+
+    /// The routes a server registers: ``all``, and ``jobService`` when it serves those.
+    static func table(jobService: Bool) -> [APIRoute] {
+        jobService ? all + self.jobService : all
     }
 
     /// Whether the path has an `{id}` parameter.
     var hasIDParameter: Bool { path.contains("{id}") }
 
-    /// The methods the route table has for a request path (`{id}` matches any one segment),
-    /// in table order.
-    static func methods(forPath requestPath: String) -> [HTTPRequest.Method] {
+    /// The methods `routes` have for a request path (`{id}` matches any one segment), in table
+    /// order.
+    static func methods(forPath requestPath: String, in routes: [APIRoute]) -> [HTTPRequest.Method] {
         let segments = requestPath.split(separator: "/", omittingEmptySubsequences: false)
         var methods: [HTTPRequest.Method] = []
-        for route in all {
+        for route in routes {
             let template = route.path.split(separator: "/", omittingEmptySubsequences: false)
             guard template.count == segments.count,
                   zip(template, segments).allSatisfy({ $0 == "{id}" ? !$1.isEmpty : $0 == $1 }),
@@ -78,13 +88,13 @@ struct APIRoute: Sendable {
 
 extension APIRoute {
     private static func ref(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
-    private static func json(_ schema: String) -> [String: JSONValue] { ["application/json": ref(schema)] }
-    private static let problem: [String: JSONValue] = ["application/problem+json": ref("Problem")]
+    static func json(_ schema: String) -> [String: JSONValue] { ["application/json": ref(schema)] }
+    static let problem: [String: JSONValue] = ["application/problem+json": ref("Problem")]
     private static let notFound = RouteResponse(status: 404, description: "No execution has this id, or the id is not a UUID", content: problem)
-    private static let invalid = RouteResponse(status: 422, description: "A query parameter is invalid (`field` names it)", content: problem)
-    private static let unavailable = RouteResponse(status: 503, description: "The database is unavailable", content: problem)
+    static let invalid = RouteResponse(status: 422, description: "A query parameter is invalid (`field` names it)", content: problem)
+    static let unavailable = RouteResponse(status: 503, description: "The database is unavailable", content: problem)
     private static let string: JSONValue = ["type": "string"]
-    private static let writers: Set<APIRole> = [.admin, .submitter]
+    static let writers: Set<APIRole> = [.admin, .submitter]
     private static let tokenNotFound = RouteResponse(status: 404, description: "No token has this id", content: problem)
 
     /// The route table.

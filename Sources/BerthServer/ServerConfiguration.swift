@@ -28,6 +28,9 @@ public struct ServerConfiguration: Sendable {
     public var webhookURLs: [String] = []
     /// Serve HTTPS with this certificate chain and key (PEM files); `nil` serves plain HTTP.
     public var tls: TLSFiles?
+    /// Serve the job-service routes (`POST /run-simulation` …) with these settings; `nil`
+    /// (the default) serves none of them.
+    public var jobService: JobServiceSettings?
 
     /// The PEM files of the API's TLS certificate chain and private key.
     public struct TLSFiles: Sendable, Hashable {

@@ -18,6 +18,10 @@ public struct JobTemplate: Sendable, Hashable {
     public var imagePullSecrets: [String]
     /// The name of the one container in each pod.
     public static let containerName = "main"
+    /// The volume that carries an attempt's input files (from its ConfigMap).
+    static let filesVolume = "berth-files"
+    /// The most bytes of input files one attempt may have: a ConfigMap's limit (keys and values).
+    public static let maxFileBytes = 1_048_576
 
     /// A template.
     public init(
@@ -60,6 +64,12 @@ public struct JobTemplate: Sendable, Hashable {
             "env": .array(spec.env.keys.sorted().map { ["name": .string($0), "value": .string(spec.env[$0]!)] }),
             "securityContext": ["allowPrivilegeEscalation": false],
         ]
+        if !spec.files.isEmpty {
+            // Each file is one key of the attempt's ConfigMap, mounted alone at its path.
+            container["volumeMounts"] = .array(spec.files.enumerated().map { index, file in
+                ["name": .string(Self.filesVolume), "mountPath": .string(file.path), "subPath": .string(Self.fileKey(index)), "readOnly": true]
+            })
+        }
         if let command = spec.command { container["command"] = JSONValue(command) }
         if !spec.args.isEmpty { container["args"] = JSONValue(spec.args) }
         if let workingDir = spec.workingDir { container["workingDir"] = .string(workingDir) }
@@ -78,6 +88,17 @@ public struct JobTemplate: Sendable, Hashable {
         if let serviceAccountName { pod["serviceAccountName"] = .string(serviceAccountName) }
         if !imagePullSecrets.isEmpty { pod["imagePullSecrets"] = .array(imagePullSecrets.map { ["name": .string($0)] }) }
         if let timeout = spec.timeoutSeconds { pod["activeDeadlineSeconds"] = .number(Double(timeout)) }
+        if !spec.files.isEmpty {
+            pod["volumes"] = [[
+                "name": .string(Self.filesVolume),
+                "configMap": [
+                    "name": .string(Self.jobName(spec)),
+                    "items": .array(spec.files.indices.map { index in
+                        ["key": .string(Self.fileKey(index)), "path": .string(Self.fileKey(index)), "mode": .number(Double(spec.files[index].mode))]
+                    }),
+                ],
+            ]]
+        }
 
         var jobSpec: [String: JSONValue] = [
             "backoffLimit": 0,
@@ -94,6 +115,30 @@ public struct JobTemplate: Sendable, Hashable {
             "spec": .object(jobSpec),
         ]
     }
+
+    /// The `v1` ConfigMap that carries the attempt's input files (named as its Job, with the
+    /// same labels), or nil when it has none.
+    /// - Throws: `invalid_spec` when the files are larger than a ConfigMap can hold.
+    public func configMap(_ spec: ExecutionSpec, server: String) throws(PluginError) -> JSONValue? {
+        guard !spec.files.isEmpty else { return nil }
+        let size = spec.files.indices.reduce(0) { $0 + Self.fileKey($1).utf8.count + spec.files[$1].data.count }
+        guard size <= Self.maxFileBytes else {
+            throw PluginError(
+                .invalidSpec,
+                "the input files (\(spec.files.map(\.path).joined(separator: ", "))) take \(size) bytes; a Kubernetes ConfigMap holds at most \(Self.maxFileBytes)")
+        }
+        var binaryData: [String: JSONValue] = [:]
+        for (index, file) in spec.files.enumerated() { binaryData[Self.fileKey(index)] = .string(Base64.encode(file.data)) }
+        return [
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": ["name": .string(Self.jobName(spec)), "namespace": .string(namespace), "labels": JSONValue(spec.runtimeLabels(server: server))],
+            "binaryData": .object(binaryData),
+        ]
+    }
+
+    /// The ConfigMap key of input file `index`.
+    static func fileKey(_ index: Int) -> String { "file-\(index)" }
 
     static func kubernetesPolicy(_ policy: ExecutionSpec.PullPolicy) -> String {
         switch policy {

@@ -79,16 +79,42 @@ public final class KubernetesBackend: Backend {
     }
 
     /// Creates the attempt's Job; a Job of the same attempt that exists already is adopted.
+    ///
+    /// Input files go first into a ConfigMap of the same name, which the pod mounts file by
+    /// file; once the Job exists the ConfigMap is made the Job's dependent, so Kubernetes deletes
+    /// it with the Job (by Berth, or by `ttl_seconds_after_finished`).
     public func start(_ spec: ExecutionSpec) async throws(PluginError) -> RuntimeHandle {
-        guard spec.files.isEmpty else {
-            throw PluginError(.unsupported, "host \(host): execution \(spec.executionID): the kubernetes backend cannot place input files (\(spec.files.map(\.path).joined(separator: ", "))) in a pod yet")
-        }
         let job = try template.job(spec, server: settings.server)
         let name = JobTemplate.jobName(spec)
-        _ = try await client.call(
+        let configMap = try template.configMap(spec, server: settings.server)
+        if let configMap {
+            _ = try await client.call(
+                "POST", KubernetesClient.path("configmaps", namespace: namespace), json: configMap,
+                verb: "create", resource: "configmaps in namespace \(namespace) (execution \(spec.executionID))", accepted: [201, 409])
+        }
+        let (status, created) = try await client.call(
             "POST", KubernetesClient.path("jobs", namespace: namespace), json: job,
             verb: "create", resource: "jobs in namespace \(namespace) (execution \(spec.executionID))", accepted: [201, 409])
+        if configMap != nil {
+            try await ownConfigMap(name, byJob: status == 201 ? created : nil, execution: spec.executionID)
+        }
         return handle(job: name)
+    }
+
+    /// Makes Job `name` the owner of its ConfigMap (a merge patch of `ownerReferences`).
+    private func ownConfigMap(_ name: String, byJob created: JSONValue?, execution: String) async throws(PluginError) {
+        var uid = created?["metadata"]?["uid"]?.stringValue
+        if uid == nil {
+            uid = try await client.call(
+                "GET", KubernetesClient.path("jobs", namespace: namespace, name: name),
+                verb: "get", resource: "jobs/\(name) in namespace \(namespace)").body?["metadata"]?["uid"]?.stringValue
+        }
+        guard let uid else { throw PluginError(.internal, "host \(host): execution \(execution): Job \(name) has no uid") }
+        let owner: JSONValue = ["apiVersion": "batch/v1", "kind": "Job", "name": .string(name), "uid": .string(uid)]
+        _ = try await client.call(
+            "PATCH", KubernetesClient.path("configmaps", namespace: namespace, name: name), json: ["metadata": ["ownerReferences": [owner]]],
+            contentType: "application/merge-patch+json",
+            verb: "patch", resource: "configmaps/\(name) in namespace \(namespace) (execution \(execution))")
     }
 
     /// The status of the Job's pod, or of the Job while it has none.

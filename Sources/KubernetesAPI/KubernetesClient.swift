@@ -28,11 +28,14 @@ public final class KubernetesClient: Sendable {
     /// The API server, for messages.
     public var server: String { credentials.server }
 
-    /// A request with the token and `Accept: application/json`; `timeout` nil for streams.
+    /// A request with the token and `Accept: application/json`; `timeout` nil for streams. A
+    /// body is `application/json` unless `contentType` says otherwise (a merge patch).
     public func request(
-        _ method: String, _ path: String, query: [(String, String)] = [], json: JSONValue? = nil, timeout: Double?
+        _ method: String, _ path: String, query: [(String, String)] = [], json: JSONValue? = nil, contentType: String? = nil,
+        timeout: Double?
     ) throws(PluginError) -> HTTPRequest {
         var headers = ["Accept": "application/json"]
+        if let contentType { headers["Content-Type"] = contentType }
         if let token = credentials.token {
             headers["Authorization"] = "Bearer \(try token.value())"
         }
@@ -44,10 +47,10 @@ public final class KubernetesClient: Sendable {
     /// Answers in `accepted` are returned; any other is thrown as ``KubernetesFailure``
     /// naming `verb` and `resource`.
     public func call(
-        _ method: String, _ path: String, query: [(String, String)] = [], json: JSONValue? = nil,
+        _ method: String, _ path: String, query: [(String, String)] = [], json: JSONValue? = nil, contentType: String? = nil,
         verb: String, resource: String, accepted: Set<Int> = [200, 201, 202]
     ) async throws(PluginError) -> (status: Int, body: JSONValue?) {
-        let response = try await transport.send(request(method, path, query: query, json: json, timeout: requestTimeout))
+        let response = try await transport.send(request(method, path, query: query, json: json, contentType: contentType, timeout: requestTimeout))
         guard accepted.contains(response.status) else {
             throw KubernetesFailure.error(status: response.status, body: response.body, verb: verb, resource: resource, server: server)
         }

@@ -26,6 +26,13 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         var settings = try ServerSetup.loadConfig(config)
+        if let folder = settings.jobService?.configFolder {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+                Terminal.error("job_service.config_folder: \(folder) is not a folder")
+                throw ExitCodes.failure
+            }
+        }
         ServerSetup.bootstrapLogging(level: settings.logLevel)
         let logger = Logger(label: "berth")
         logger.info("starting", metadata: [
@@ -74,6 +81,7 @@ struct Serve: AsyncParsableCommand {
         server.requestReadTimeout = .milliseconds(Int64(settings.limits.readTimeoutSeconds * 1000))
         server.maxLogFollowsPerToken = settings.limits.maxLogFollowsPerToken
         server.webhookURLs = settings.webhookURLs
+        server.jobService = settings.jobService
         if let certificate = settings.listen.tlsCertificateFile, let key = settings.listen.tlsKeyFile {
             server.tls = ServerConfiguration.TLSFiles(certificateFile: certificate, keyFile: key)
         }

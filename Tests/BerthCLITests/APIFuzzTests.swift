@@ -34,7 +34,13 @@ struct APIFuzzTests {
             default_host: sim
             hosts:
               - {name: sim, plugin: simulated}
+            job_service:
+              enabled: true
+              image: berth/sim:1
+              config_folder: \(folder.path)/configs
             """.write(to: configFile, atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("configs"), withIntermediateDirectories: true)
+        try "steps: 1\n".write(to: folder.appendingPathComponent("configs/run.yaml"), atomically: true, encoding: .utf8)
         let server = try Subprocess(Subprocess.berth, ["serve", "--config", configFile.path])
         defer { server.signal(SIGKILL) }
         let url = "http://127.0.0.1:\(port)"
@@ -45,15 +51,21 @@ struct APIFuzzTests {
         let token = try String(contentsOfFile: folder.path + "/data/admin.token", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
 
-        // Every check runs (Schemathesis' default; `--checks all` would override this file). A
-        // new execution has no progress or result yet, and those routes say so with a 404
-        // (no_progress, no_result): the check that a created resource is found at once does
-        // not apply to them.
+        // Every check runs (Schemathesis' default; `--checks all` would override this file), on
+        // the job-service routes too. A new execution has no progress or result yet, and those
+        // routes say so with a 404 (no_progress, no_result): the check that a created resource
+        // is found at once does not apply to them. A `config_path` must name a file of the
+        // config folder, which no schema can say: a generated one is refused (422
+        // config_not_found), so "valid data is accepted" does not apply to /run-simulation.
         let settings = folder.appendingPathComponent("schemathesis.toml")
         try """
             [[operations]]
-            include-path-regex = "/(progress|result|artifacts)$"
+            include-path-regex = "/(progress|result|artifacts)$|^/result/"
             checks.ensure_resource_availability.enabled = false
+
+            [[operations]]
+            include-path-regex = "^/run-simulation$"
+            checks.positive_data_acceptance.enabled = false
             """.write(to: settings, atomically: true, encoding: .utf8)
         // Revoking tokens is left out: it would revoke the token the run itself uses; so is the
         // event stream, which never ends (EventStreamTests and HostileInputTests cover it).

@@ -23,6 +23,15 @@ struct ConfigurationTests {
         inputs: {config_path: /work/config.json}
         retention: {finished_seconds: 3600}
         webhooks: {allowed_urls: ["https://ci.example/*"], secret_file: /etc/berth/webhook.secret}
+        job_service:
+          enabled: true
+          image: solver:4
+          command: [/app/solve]
+          args: [--fast]
+          env: {MODE: batch}
+          config_folder: /srv/configs
+          timeout_seconds: 60
+          max_log_response_bytes: 2048
         limits:
           max_body_bytes: 65536
           max_header_bytes: 8192
@@ -66,6 +75,14 @@ struct ConfigurationTests {
         #expect(config.retentionSeconds == 3600)
         #expect(config.webhookURLs == ["https://ci.example/*"])
         #expect(config.effectiveWebhookSecretFile == "/etc/berth/webhook.secret")
+        var jobService = JobServiceSettings(image: "solver:4")
+        jobService.command = ["/app/solve"]
+        jobService.args = ["--fast"]
+        jobService.env = ["MODE": "batch"]
+        jobService.configFolder = "/srv/configs"
+        jobService.timeoutSeconds = 60
+        jobService.maxLogResponseBytes = 2048
+        #expect(config.jobService == jobService)
         var limits = BerthConfig.Limits()
         limits.maxHeaderBytes = 8192
         limits.idleTimeoutSeconds = 12.5
@@ -181,7 +198,7 @@ struct ConfigurationTests {
     @Test(arguments: [
         ("listen: {port: 8080, hots: x}", "f.yaml: listen.hots: unknown key (expected one of host, port, tls)"),
         ("listen: {tls: {certificate_file: c.pem}}", "f.yaml: listen.tls.key_file: is required"),
-        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, inputs, leader_failover_seconds, limits, listen, log_level, outputs, plugin_dirs, retention, secrets, server_id, webhooks)"),
+        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, inputs, job_service, leader_failover_seconds, limits, listen, log_level, outputs, plugin_dirs, retention, secrets, server_id, webhooks)"),
         ("listen: {port: http}", "f.yaml: listen.port: expected an integer, found string"),
         ("listen: {port: 0}", "f.yaml: listen.port: expected a port number from 1 to 65535, found 0"),
         ("database: {url: 5}", "f.yaml: database.url: expected a string, found number"),
@@ -193,6 +210,12 @@ struct ConfigurationTests {
         ("limits: {idle_timeout_seconds: 0}", "f.yaml: limits.idle_timeout_seconds: must be from 1 to 3600, found 0.0"),
         ("limits: {read_timeout_seconds: 3601}", "f.yaml: limits.read_timeout_seconds: must be from 1 to 3600, found 3601.0"),
         ("webhooks: {allowed_urls: [ftp://x]}", "f.yaml: webhooks.allowed_urls[0]: must start with http:// or https://, found 'ftp://x'"),
+        ("job_service: {enabled: true}", "f.yaml: job_service.image: is required when job_service.enabled is true: the image every job runs"),
+        ("job_service: {enabled: true, image: x, config_folder: configs}", "f.yaml: job_service.config_folder: must be an absolute path, found 'configs'"),
+        ("job_service: {enabled: true, image: x, env: {1X: a}}", "f.yaml: job_service.env.1X: not a valid environment variable name (must match [A-Za-z_][A-Za-z0-9_]*)"),
+        ("job_service: {enabled: true, image: x, timeout_seconds: 0}", "f.yaml: job_service.timeout_seconds: must be from 1 to 2147483647, found 0"),
+        ("job_service: {enabled: true, image: x, max_log_response_bytes: 10}", "f.yaml: job_service.max_log_response_bytes: must be from 1024 to 1073741824, found 10"),
+        ("job_service: {enabled: false, imag: x}", "f.yaml: job_service.imag: unknown key (expected one of args, command, config_folder, enabled, env, image, max_log_response_bytes, timeout_seconds)"),
         ("retention: {finished_seconds: -1}", "f.yaml: retention.finished_seconds: must be 0 (keep for ever) to 315360000 (ten years), found -1.0"),
         ("outputs: {max_log_bytes: 10}", "f.yaml: outputs.max_log_bytes: must be at least 1024, found 10"),
         ("outputs: {max_artifact_bytes: -1}", "f.yaml: outputs.max_artifact_bytes: must be 0 (collect nothing) or more, found -1"),
@@ -256,6 +279,13 @@ struct ConfigurationTests {
         #expect(value == [
             "a": nil, "b": true, "c": 1.5, "d": "8080", "e": ["k": "v"], "f": ["k": "v"], "g": [1, "two"],
         ])
+    }
+
+    @Test("job_service off (absent, or enabled: false) serves no job routes, whatever else it holds")
+    func jobServiceOff() throws {
+        #expect(try BerthConfig.parse(yaml: "{}", file: "f.yaml").jobService == nil)
+        #expect(try BerthConfig.parse(yaml: "job_service: {enabled: false, image: x}", file: "f.yaml").jobService == nil)
+        #expect(try BerthConfig.parse(yaml: "job_service: {image: x}", file: "f.yaml").jobService == nil)
     }
 
     @Test func exampleFileIsValid() throws {

@@ -21,6 +21,8 @@ struct APIResource: Sendable, Hashable {
     static let jobs = APIResource(plural: "jobs", group: "batch", kind: "Job", apiVersion: "batch/v1")
     /// `v1` Pods.
     static let pods = APIResource(plural: "pods", group: "", kind: "Pod", apiVersion: "v1")
+    /// `v1` ConfigMaps.
+    static let configMaps = APIResource(plural: "configmaps", group: "", kind: "ConfigMap", apiVersion: "v1")
     /// `v1` Namespaces.
     static let namespaces = APIResource(plural: "namespaces", group: "", kind: "Namespace", apiVersion: "v1")
 }

@@ -6,7 +6,7 @@ enum APIRoute: Sendable, Hashable {
     case health
     /// `/api/v1/namespaces/{namespace}`.
     case namespace(String)
-    /// `/api/v1/namespaces/{namespace}/pods`, `/apis/batch/v1/namespaces/{namespace}/jobs`.
+    /// `/api/v1/namespaces/{namespace}/pods` (or `configmaps`), `/apis/batch/v1/namespaces/{namespace}/jobs`.
     case collection(APIResource, namespace: String)
     /// One object of a collection.
     case object(APIResource, namespace: String, name: String)
@@ -26,6 +26,8 @@ enum APIRoute: Sendable, Hashable {
                 self = .namespace(segments[3])
             } else if segments[4] == "pods" {
                 self = try Self.resource(.pods, segments[3], Array(segments[5...]))
+            } else if segments[4] == "configmaps" {
+                self = try Self.resource(.configMaps, segments[3], Array(segments[5...]))
             } else {
                 throw APIStatus.pathNotFound
             }

@@ -101,14 +101,12 @@ struct APIServer: Sendable {
             })
         case "POST" where resource == .jobs:
             try authorize(user, "create", resource, name: nil, namespace: namespace)
-            let body = try await readBody(request)
-            let json: JSONValue
-            do {
-                json = try JSONValue(parsing: body)
-            } catch {
-                throw BodyReader(kind: "Job").unusable("json: \(error)")
-            }
+            let json = try await readJSON(request, kind: "Job")
             return Self.json(try await cluster.createJob(json, namespace: namespace), status: 201)
+        case "POST" where resource == .configMaps:
+            try authorize(user, "create", resource, name: nil, namespace: namespace)
+            let json = try await readJSON(request, kind: "ConfigMap")
+            return Self.json(try await cluster.createConfigMap(json, namespace: namespace), status: 201)
         default:
             throw APIStatus.methodNotAllowed
         }
@@ -125,11 +123,21 @@ struct APIServer: Sendable {
             return Self.json(try await cluster.get(resource, name))
         case "DELETE":
             try authorize(user, "delete", resource, name: name, namespace: namespace)
+            if resource == .configMaps {
+                return Self.json(try await cluster.deleteConfigMap(name, namespace: namespace))
+            }
             let options = try await deleteOptions(request, query)
             if resource == .jobs {
                 return Self.json(try await cluster.deleteJob(name, namespace: namespace, options: options))
             }
             return Self.json(try await cluster.deletePod(name, namespace: namespace, options: options))
+        case "PATCH" where resource == .configMaps:
+            try authorize(user, "patch", resource, name: name, namespace: namespace)
+            guard request.headers[.contentType]?.hasPrefix("application/merge-patch+json") == true else {
+                throw APIStatus(code: 415, reason: "UnsupportedMediaType", message: "the double takes only application/merge-patch+json patches")
+            }
+            let patch = try await readJSON(request, kind: "ConfigMap")
+            return Self.json(try await cluster.patchConfigMap(name, namespace: namespace, patch: patch))
         default:
             throw APIStatus.methodNotAllowed
         }
@@ -182,6 +190,16 @@ struct APIServer: Sendable {
     ) throws(APIStatus) {
         guard forbiddenUsers.contains(user) else { return }
         throw APIStatus.forbidden(user: user, verb: verb, resource, name: name, subresource: subresource, namespace: namespace)
+    }
+
+    /// The body as JSON, or the API server's 400 for what it cannot decode as a `kind`.
+    private func readJSON(_ request: Request, kind: String) async throws(APIStatus) -> JSONValue {
+        let body = try await readBody(request)
+        do {
+            return try JSONValue(parsing: body)
+        } catch {
+            throw BodyReader(kind: kind).unusable("json: \(error)")
+        }
     }
 
     private func readBody(_ request: Request) async throws(APIStatus) -> [UInt8] {
@@ -244,7 +262,7 @@ struct APIServer: Sendable {
 
     private static func status(_ code: Int) -> HTTPResponse.Status {
         let phrases = [
-            200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 415: "Unsupported Media Type",
             405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Request Entity Too Large",
             422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
             503: "Service Unavailable", 504: "Gateway Timeout",

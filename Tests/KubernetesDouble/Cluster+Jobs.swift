@@ -122,6 +122,7 @@ extension Cluster {
             return commit(job, "DELETED")
         case "Background":
             let deleted = commit(job, "DELETED")
+            collectConfigMaps(ownedBy: job.meta.uid)
             for podName in owned { beginPodDeletion(podName, grace: options.gracePeriodSeconds) }
             return deleted
         case "Foreground":
@@ -147,5 +148,6 @@ extension Cluster {
               !pods.values.contains(where: { owningJob(of: $0)?.meta.uid == job.meta.uid })
         else { return }
         commit(job, "DELETED")
+        collectConfigMaps(ownedBy: job.meta.uid)
     }
 }

@@ -54,6 +54,8 @@ actor Cluster {
     var jobs: [String: JobRecord] = [:]
     /// The pods, by name.
     var pods: [String: PodRecord] = [:]
+    /// ConfigMaps by name (not watched: no history).
+    var configMaps: [String: ConfigMapRecord] = [:]
     /// The last changes, oldest first.
     private(set) var history: [HistoryEvent] = []
     /// A watch from a resourceVersion older than this gets 410 Gone.
@@ -106,6 +108,12 @@ actor Cluster {
         return object
     }
 
+    /// The next resourceVersion, for an object no watch follows (a ConfigMap).
+    func nextRevision() -> Int {
+        revision += 1
+        return revision
+    }
+
     private func publish(_ event: HistoryEvent) {
         history.append(event)
         if history.count > historyLimit {
@@ -145,6 +153,7 @@ actor Cluster {
     func list(_ resource: APIResource, labels: LabelSelector, fields: FieldSelector, typed: Bool = false) -> [JSONValue] {
         let objects: [JSONValue] = switch resource {
         case .jobs: jobs.keys.sorted().map { jobs[$0]!.json(namespace: namespace, typed: typed) }
+        case .configMaps: configMaps.keys.sorted().map { configMaps[$0]!.json(namespace: namespace, typed: typed) }
         default: pods.keys.sorted().map { pods[$0]!.json(namespace: namespace, typed: typed) }
         }
         return objects.filter { labels.matches(Self.labels(of: $0)) && fields.matches($0) }
@@ -165,6 +174,9 @@ actor Cluster {
         case .jobs:
             guard let job = jobs[name] else { throw APIStatus.notFound(.jobs, name) }
             return job.json(namespace: namespace)
+        case .configMaps:
+            guard let record = configMaps[name] else { throw APIStatus.notFound(.configMaps, name) }
+            return record.json(namespace: namespace)
         default:
             guard let pod = pods[name] else { throw APIStatus.notFound(.pods, name) }
             return pod.json(namespace: namespace)

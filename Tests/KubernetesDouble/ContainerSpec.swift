@@ -47,6 +47,8 @@ struct ContainerSpec: Sendable {
     var tty: Bool
     /// `stdin`.
     var stdin: Bool
+    /// `volumeMounts`, with their volumes.
+    var mounts: [VolumeMount] = []
 
     /// The body of `POST /containers/create` for this container in `pod`, or the
     /// `CreateContainerConfigError` message when an environment variable cannot be resolved.

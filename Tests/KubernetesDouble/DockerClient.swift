@@ -94,6 +94,14 @@ final class DockerClient: Sendable {
         return id
     }
 
+    /// Unpacks the tar archive `archive` at `/` in the created container `id`.
+    func putArchive(_ id: String, _ archive: [UInt8]) async throws(PluginError) {
+        let response = try await transport.send(HTTPRequest(
+            method: "PUT", path: path("/containers/\(id)/archive", [("path", "/")]), headers: ["Content-Type": "application/x-tar"],
+            body: archive, timeout: Self.timeout))
+        guard response.status == 200 else { throw PluginError(.invalidSpec, Self.message(response)) }
+    }
+
     /// Starts container `id`, or throws with the engine's message.
     func start(_ id: String) async throws(PluginError) {
         let response = try await send("POST", "/containers/\(id)/start")

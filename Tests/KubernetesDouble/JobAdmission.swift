@@ -13,7 +13,7 @@ struct JobAdmission {
     /// When it is admitted.
     let now: Timestamp
 
-    private let reader = BodyReader(kind: "Job")
+    let reader = BodyReader(kind: "Job")
 
     /// The Job, not yet stored.
     func admit(_ body: JSONValue) throws(APIStatus) -> JobRecord {
@@ -106,11 +106,13 @@ struct JobAdmission {
         if containers.isEmpty {
             causes.append(.required("spec.template.spec.containers"))
         }
+        let volumes = try readVolumes(podSpec, causes: &causes)
         var defaulted: [JSONValue] = []
         for (index, element) in containers.enumerated() {
             let field = "spec.template.spec.containers[\(index)]"
             guard var container = element.objectValue else { throw reader.typeError("PodSpec.\(field)", "object", element) }
-            let read = try readContainer(&container, field: field, podSecurity: podSecurity, causes: &causes)
+            var read = try readContainer(&container, field: field, podSecurity: podSecurity, causes: &causes)
+            read.spec.mounts = try readMounts(container, field: field, volumes: volumes, causes: &causes)
             if index == 0 {
                 runnable = read.spec
                 qos = read.qos

@@ -1,5 +1,6 @@
 import BerthPluginKit
 import DockerEngine
+import TarFormat
 
 /// The kubelet's work for one pod on the Docker engine: get the image (with the kubelet's
 /// pull errors and back-off), create and start the container. What happens after the start is
@@ -28,6 +29,7 @@ struct Kubelet: Sendable {
             return
         }
         guard await haveImage(container, reference) else { return }
+        guard let files = await mountableFiles(container) else { return }
         guard let current = await cluster.wantedPod(pod, uid: uid) else { return }
         let namespace = cluster.namespace
         let labels = [
@@ -53,6 +55,18 @@ struct Kubelet: Sendable {
             await docker.remove(id)
             return
         }
+        if !files.isEmpty {
+            do {
+                var archive = TarWriter()
+                for file in files {
+                    try archive.addFile(path: String(file.path.drop { $0 == "/" }), contents: file.data, mode: UInt32(file.mode))
+                }
+                try await docker.putArchive(id, archive.finish())
+            } catch {
+                await cluster.containerStartFailed(pod, uid: uid, id: id, message: "mounting volumes: \(error)")
+                return
+            }
+        }
         do {
             try await docker.start(id)
         } catch {
@@ -61,6 +75,30 @@ struct Kubelet: Sendable {
         }
         let inspect = try? await docker.inspect(id)
         await cluster.containerStarted(pod, uid: uid, id: id, inspect: inspect)
+    }
+
+    /// The files of the container's volume mounts, waiting (`ContainerCreating`, retried every
+    /// second as the kubelet does) while a ConfigMap or key they need is missing; nil when the
+    /// pod is no longer wanted or mounts a volume type the double cannot make.
+    private func mountableFiles(_ container: ContainerSpec) async -> [(path: String, data: [UInt8], mode: Int)]? {
+        for mount in container.mounts {
+            if case .unsupported(let type) = mount.volume.source {
+                _ = await cluster.setWaiting(
+                    pod, uid: uid, reason: "CreateContainerConfigError",
+                    message: "volume \"\(mount.volume.name)\": \(type) volumes are not supported by the Kubernetes double")
+                return nil
+            }
+        }
+        while true {
+            switch await cluster.volumeFiles(container.mounts) {
+            case .success(let files):
+                return files
+            case .failure(let problem):
+                guard await cluster.setWaiting(pod, uid: uid, reason: "ContainerCreating", message: problem.message),
+                      (try? await Task.sleep(for: .seconds(1))) != nil
+                else { return nil }
+            }
+        }
     }
 
     /// Makes sure the engine has the image as the pull policy says; retries failed pulls with

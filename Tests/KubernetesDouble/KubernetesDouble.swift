@@ -257,6 +257,11 @@ public final class KubernetesDouble: Sendable {
         await cluster.list(.jobs, labels: LabelSelector.everything, fields: FieldSelector.everything, typed: true)
     }
 
+    /// The ConfigMaps as `GET` serves them, by name.
+    public func configMaps() async -> [JSONValue] {
+        await cluster.list(.configMaps, labels: LabelSelector.everything, fields: FieldSelector.everything, typed: true)
+    }
+
     /// How many watches are open.
     public var openWatches: Int {
         get async { await cluster.watchers.count }

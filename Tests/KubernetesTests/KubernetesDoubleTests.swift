@@ -452,4 +452,68 @@ struct KubernetesDoubleTests {
             #expect(gone["details"]?["group"]?.stringValue == "batch")
         }
     }
+
+    @Test("a pod mounting a missing ConfigMap waits in ContainerCreating, then runs with its files; the ConfigMap goes with its owner Job")
+    func configMapVolumes() async throws {
+        try await withDouble { double, client in
+            let configMaps = "/api/v1/namespaces/berth-test/configmaps"
+            let volumes: JSONValue = [
+                ["name": "one", "configMap": ["name": "settings", "items": [["key": "a", "path": "a.json", "mode": 0o600]]]],
+                ["name": "all", "configMap": ["name": "settings"]],
+            ]
+            let mounts: JSONValue = [["name": "one", "mountPath": "/in/a.json", "subPath": "a.json"], ["name": "all", "mountPath": "/all"]]
+            let script = "cat /in/a.json; echo; ls /all; cat /all/b; stat -c %a /in/a.json"
+            let created = try await client.json(
+                "POST", Self.jobs, job("files", ["sh", "-c", script], pod: ["volumes": volumes], container: ["volumeMounts": mounts]), expect: 201)
+            let pod = try await podName(of: "files", client)
+            var waiting: JSONValue?
+            for _ in 0..<100 {
+                waiting = try await client.json("GET", "\(Self.pods)/\(pod)")["status"]?["containerStatuses"]?.arrayValue?.first?["state"]?["waiting"]
+                if waiting?["reason"] == "ContainerCreating" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(waiting?["reason"] == "ContainerCreating")
+            #expect(waiting?["message"] == #"MountVolume.SetUp failed for volume "one" : configmap "settings" not found"#)
+
+            let configMap: JSONValue = [
+                "apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "settings", "labels": ["app": "double-test"]],
+                "data": ["a": #"{"x": 1}"#], "binaryData": ["b": .string(Base64.encode(Array("bee\n".utf8)))],
+            ]
+            let stored = try await client.json("POST", configMaps, configMap, expect: 201)
+            #expect(stored["binaryData"]?["b"] == .string(Base64.encode(Array("bee\n".utf8))))
+            #expect(try await client.json("POST", configMaps, configMap, expect: 409)["reason"] == "AlreadyExists")
+            var phase: String?
+            for _ in 0..<200 where phase != "Succeeded" && phase != "Failed" {
+                try await Task.sleep(for: .milliseconds(100))
+                phase = try await client.json("GET", "\(Self.pods)/\(pod)")["status"]?["phase"]?.stringValue
+            }
+            #expect(phase == "Succeeded")
+            let logs = try await client.send("GET", "\(Self.pods)/\(pod)/log")
+            #expect(logs.text == "{\"x\": 1}\na\nb\nbee\n600\n")
+
+            // Owned by the Job (a merge patch), then deleted with it.
+            let uid = try #require(created["metadata"]?["uid"]?.stringValue)
+            let patch: JSONValue = ["metadata": ["ownerReferences": [["apiVersion": "batch/v1", "kind": "Job", "name": "files", "uid": .string(uid)]]]]
+            let patched = try await client.transport.send(HTTPRequest(
+                method: "PATCH", path: "\(configMaps)/settings",
+                headers: client.headers.merging(["Content-Type": "application/merge-patch+json"]) { $1 }, body: patch.serialized(), timeout: 10))
+            #expect(patched.status == 200, "\(patched.text)")
+            #expect(try patched.json()["metadata"]?["ownerReferences"]?.arrayValue?.first?["uid"] == .string(uid))
+            #expect(try patched.json()["data"]?["a"] == #"{"x": 1}"#)
+            _ = try await client.json("DELETE", "\(Self.jobs)/files?propagationPolicy=Background")
+            #expect(try await client.json("GET", "\(configMaps)/settings", expect: 404)["message"] == #"configmaps "settings" not found"#)
+            #expect(await double.configMaps().isEmpty)
+
+            // What the API server refuses.
+            let badKey = try await client.json(
+                "POST", configMaps, ["metadata": ["name": "bad"], "data": ["a/b": "x"]], expect: 422)
+            #expect(badKey["details"]?["causes"]?.arrayValue?.first?["field"] == "data")
+            let tooBig = try await client.json(
+                "POST", configMaps, ["metadata": ["name": "big"], "data": ["a": .string(String(repeating: "x", count: 1_048_577))]], expect: 422)
+            #expect(tooBig["message"]?.stringValue?.contains("Too long: must have at most 1048576 bytes") == true)
+            let unknownVolume = try await client.json(
+                "POST", Self.jobs, job("nomount", ["true"], container: ["volumeMounts": [["name": "nope", "mountPath": "/x"]]]), expect: 422)
+            #expect(unknownVolume["details"]?["causes"]?.arrayValue?.first?["field"] == "spec.template.spec.containers[0].volumeMounts[0].name")
+        }
+    }
 }

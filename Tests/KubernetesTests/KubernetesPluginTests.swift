@@ -1,6 +1,7 @@
 import BerthPluginKit
 import BerthTestSupport
 import Foundation
+import KubernetesAPI
 import KubernetesDouble
 import Testing
 
@@ -232,6 +233,41 @@ struct KubernetesPluginTests {
             #expect(try await cluster.backend.list(labels: [BerthLabel.server: cluster.server]).isEmpty)
             let gone = await #expect(throws: PluginError.self) { _ = try await cluster.backend.inspect(first) }
             #expect(gone?.code == .notFound)
+        }
+    }
+
+    @Test("input files reach the container through a ConfigMap that the Job owns and that goes with it")
+    func inputFiles() async throws {
+        try await withCluster { cluster in
+            var spec = shell("cat /berth/in/config.json; echo; stat -c %a /berth/in/run.sh; sh /berth/in/run.sh")
+            spec.files = [
+                SpecFile(path: "/berth/in/config.json", data: Array(#"{"steps": 3}"#.utf8)),
+                SpecFile(path: "/berth/in/run.sh", data: Array("echo ran\n".utf8), mode: 0o755),
+            ]
+            let handle = try await cluster.backend.start(spec)
+            let configMaps = await cluster.double.configMaps()
+            #expect(configMaps.count == 1)
+            let job = try #require(await cluster.double.jobs().first)
+            #expect(configMaps.first?["metadata"]?["name"] == job["metadata"]?["name"])
+            #expect(configMaps.first?["metadata"]?["labels"]?[BerthLabel.execution] == .string(spec.executionID))
+            #expect(configMaps.first?["metadata"]?["ownerReferences"]?.arrayValue?.first?["uid"] == job["metadata"]?["uid"])
+            let status = try await TestPlugins.waitUntilFinal(cluster.backend, handle)
+            #expect(status.exitCode == 0, "\(status)")
+            let chunks = try await TestPlugins.collect(cluster.backend.logs(LogRequest(handle: handle)))
+            #expect(chunks.map(\.text).joined() == "{\"steps\": 3}\n755\nran\n")
+            // Starting the same attempt again adopts both.
+            #expect(try await cluster.backend.start(spec) == handle)
+            try await cluster.backend.remove(handle)
+            #expect(await cluster.double.configMaps().isEmpty)
+
+            var big = shell("true")
+            big.files = [SpecFile(path: "/berth/in/config.json", data: Array(repeating: 0x20, count: JobTemplate.maxFileBytes))]
+            let refused = await #expect(throws: PluginError.self) { _ = try await cluster.backend.start(big) }
+            #expect(refused?.code == .invalidSpec)
+            #expect(refused?.message.contains("ConfigMap holds at most 1048576") == true, "\(String(describing: refused))")
+            let jobsLeft = await cluster.double.jobs()
+            let configMapsLeft = await cluster.double.configMaps()
+            #expect(jobsLeft.isEmpty && configMapsLeft.isEmpty)
         }
     }
 
