@@ -236,6 +236,13 @@ let package = Package(
             path: "bench/DockerSSHBench",
             swiftSettings: swiftSettings
         ),
+        // Benchmarks of issue 9: Berth against raw Docker and its goals, one table (bench/perf.sh).
+        .executableTarget(
+            name: "BerthPerf",
+            dependencies: ["BerthClient", "BerthHTTP", "BerthPluginKit", "BerthPostgres", "CurlHTTP"],
+            path: "bench/Perf",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "BerthPluginKitTests",
             dependencies: ["BerthPluginKit"],

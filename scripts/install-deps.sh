@@ -30,6 +30,8 @@ PACKAGES=(
     socat              # a socket proxy the Docker tests cut to take the engine away
     gcc                # cc builds the deliberately broken test plugins
     python3-venv       # a virtual environment for Schemathesis (from PyPI), the API fuzzer
+    # Benchmarks (bench/perf.sh).
+    wrk                # HTTP load for the API benchmark
     # Tools the scripts call.
     curl               # waits for the registries
     iproute2           # ss: finds free ports

@@ -13,6 +13,10 @@ struct API: Sendable {
     let follows: FollowLimiter
     /// `GET /openapi.json`, made once for this server's hosts.
     let openAPIDocument: JSONValue
+    /// Recently used tokens' records.
+    let tokens: NotifiedCache<TokenCredential>
+    /// Recently read executions (the reads of every per-execution route).
+    let executions: NotifiedCache<Execution>
 
     /// Handles `operation`: authenticates the request (unless the route is public), checks that
     /// the token's role may call the route, refuses query parameters it does not declare, and
@@ -22,7 +26,7 @@ struct API: Sendable {
         var context = context
         var principal: Principal?
         if !route.roles.isEmpty {
-            let caller = try await Authenticator(store: self.context.store).principal(for: request)
+            let caller = try await Authenticator(store: self.context.store, cache: tokens).principal(for: request)
             context.logger[metadataKey: "token.id"] = .string(Wire.id(caller.tokenID))
             guard route.roles.contains(caller.role) else {
                 throw Problem.forbidden("a \(caller.role.rawValue) token may not \(route.forbiddenAction)")
@@ -193,7 +197,8 @@ struct API: Sendable {
     /// The execution of the path, when `caller` may see it; else 404, as if it did not exist.
     func execution(_ requestContext: some RequestContext, _ caller: Principal) async throws -> Execution {
         let id = try executionID(requestContext)
-        guard let execution = try await context.store.execution(id: id), caller.sees(execution) else {
+        let store = context.store
+        guard let execution = try await executions.value(id, load: { try await store.execution(id: id) }), caller.sees(execution) else {
             throw Problem.executionNotFound(Wire.id(id))
         }
         return execution
@@ -201,6 +206,7 @@ struct API: Sendable {
 
     private func cancel(_ requestContext: some RequestContext, _ caller: Principal) async throws -> Response {
         let id = try await execution(requestContext, caller).id
+        defer { executions.forget(id) }
         guard let execution = try await context.control.cancel(id, reason: "cancelled through the API by \(caller.owner)") else {
             throw Problem.executionNotFound(Wire.id(id))
         }

@@ -87,7 +87,8 @@ func buildRouter(configuration: ServerConfiguration, context: ServerContext) -> 
     let api = API(
         configuration: configuration, context: context, follows: FollowLimiter(limit: configuration.maxLogFollowsPerToken),
         openAPIDocument: OpenAPIDocument.document(
-            routes: routes, targetHosts: context.plugins.configuration.hosts.map(\.name), webhookURLs: configuration.webhookURLs))
+            routes: routes, targetHosts: context.plugins.configuration.hosts.map(\.name), webhookURLs: configuration.webhookURLs),
+        tokens: .tokens(context.store), executions: .executions(context.store))
     for route in routes {
         let operation = route.operation
         router.on(RouterPath(route.path), method: route.method) { request, requestContext in

@@ -68,6 +68,7 @@ extension API {
         guard let id = UUID(uuidString: text), let token = try await context.store.revokeToken(id: id) else {
             throw Problem(.notFound, code: "token_not_found", title: "Token not found", detail: "no API token has id '\(text)'")
         }
+        tokens.forget(id)
         requestContext.logger.notice("API token revoked", metadata: ["token.name": .string(token.name)])
         return JSONBody.response(Wire.token(token))
     }

@@ -170,6 +170,27 @@ struct AuthTests {
         }
     }
 
+    @Test("a token revoked by another server is refused here through the Store's notification, before the cache's lifetime")
+    func revocationElsewhere() async throws {
+        try await ServerHarness.run { h in
+            let created = try await h.request(.post, "/v1/tokens", json: ["name": "ci", "role": "viewer"]).json()
+            let secret = try #require(created["token"]?.stringValue)
+            let id = try #require(created["id"]?.stringValue.flatMap(UUID.init(uuidString:)))
+            // Used once, so this server caches its record.
+            #expect(try await h.request(.get, "/v1/executions", as: .token(secret)).status == .ok)
+            // Revoked in the database as another server of the deployment would: this server's
+            // API never sees the revocation, only the berth_tokens notification.
+            let revokedAt = ContinuousClock.now
+            _ = try await h.store.revokeToken(id: id)
+            var status = HTTPResponse.Status.ok
+            while status == .ok, ContinuousClock.now - revokedAt < NotifiedCache<TokenCredential>.tokenLifetime {
+                status = try await h.request(.get, "/v1/executions", as: .token(secret)).status
+                if status == .ok { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(status == .unauthorized, "still accepted after \(ContinuousClock.now - revokedAt)")
+        }
+    }
+
     @Test("a token string holds the id and 256 random bits; only the secret's SHA-256 is kept and compared")
     func tokenSecrets() {
         let id = UUID()

@@ -58,3 +58,36 @@ public struct StoredLogChunk: Sendable, Hashable {
         self.timestamp = timestamp
     }
 }
+
+extension NewLogChunk {
+    /// The most bytes ``coalesced(_:upTo:)`` joins into one chunk.
+    public static let coalescedBytes = 64 * 1024
+
+    /// `chunks` with neighbours of the same execution, attempt and stream joined, up to `limit`
+    /// bytes each (a larger chunk stays whole): an engine sends one chunk per line, and one row
+    /// per line made storing output cost more than producing it. A joined chunk carries the
+    /// time of its last piece, so a `since` query that would have returned any of its pieces
+    /// returns it (with, at most, a few earlier lines of the same write batch).
+    ///
+    /// A piece joins only a chunk whose time is earlier than its own (to the microsecond, as the
+    /// Store keeps times): so every piece at the newest time ends a stored chunk of its own, and
+    /// a pump that resumes after a failover still counts the pieces it must skip at that time
+    /// (``LogResumePoint``) from the stored chunks.
+    public static func coalesced(_ chunks: [NewLogChunk], upTo limit: Int = coalescedBytes) -> [NewLogChunk] {
+        func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down)) }
+        var joined: [NewLogChunk] = []
+        joined.reserveCapacity(min(chunks.count, 64))
+        for chunk in chunks {
+            if var last = joined.last, last.executionID == chunk.executionID, last.attempt == chunk.attempt,
+               last.stream == chunk.stream, last.bytes.count + chunk.bytes.count <= limit,
+               micros(last.timestamp) < micros(chunk.timestamp) {
+                last.bytes += chunk.bytes
+                last.timestamp = chunk.timestamp
+                joined[joined.count - 1] = last
+            } else {
+                joined.append(chunk)
+            }
+        }
+        return joined
+    }
+}

@@ -7,8 +7,10 @@ import Synchronization
 /// on stdout (`::berth::progress {json}`, `::berth::result {json}`; ``ReportLineScanner``).
 ///
 /// The reader appends chunks to a buffer as they arrive; one writer takes everything buffered
-/// every `interval` and stores it in one insert. So a line that is followed by silence (`echo
-/// started; sleep 60`) is stored within `interval`, a burst becomes few large inserts, and the
+/// every `interval` and stores it in one insert, neighbouring pieces of a stream joined into
+/// chunks of up to 64 KiB (``NewLogChunk/coalesced(_:upTo:)``). So a line that is followed by
+/// silence (`echo started; sleep 60`) is stored within `interval`, a burst becomes few large
+/// rows, and the
 /// single writer keeps chunks in the order they came. Of the reports read in one interval only
 /// the latest of each kind is written (a job may print progress a thousand times a second),
 /// and before the chunks that carried it: a reader that resumes after a crash skips stored
@@ -119,7 +121,7 @@ struct LogPump: Sendable {
     private func write(_ batch: [NewLogChunk]) async {
         guard !batch.isEmpty else { return }
         do {
-            try await store.appendLogs(batch)
+            try await store.appendLogs(NewLogChunk.coalesced(batch))
         } catch {
             logger.error("could not store log chunks", metadata: ["error": "\(error)", "chunks": "\(batch.count)"])
         }

@@ -5,6 +5,8 @@ import Foundation
 /// serial queue (``PostgresConnection`` uses a queue, ``PostgresListener`` its own thread).
 final class LibPQConnection {
     private var handle: OpaquePointer?
+    /// Statements prepared on this session, by their text.
+    private var prepared: [String: String] = [:]
 
     /// Opens a connection (blocking).
     init(configuration: PostgresConfiguration) throws(PostgresError) {
@@ -83,10 +85,30 @@ final class LibPQConnection {
                 buffers.append(buffer); lengths.append(Int32(bytes.count)); formats.append(1)
             }
         }
+        let prepared = try preparedName(sql, parameterCount: parameters.count, handle: handle)
         let result = buffers.map { UnsafePointer($0) }.withUnsafeBufferPointer { values in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, values.baseAddress, lengths, formats, 0)
+            if let prepared {
+                PQexecPrepared(handle, prepared, Int32(parameters.count), values.baseAddress, lengths, formats, 0)
+            } else {
+                PQexecParams(handle, sql, Int32(parameters.count), nil, values.baseAddress, lengths, formats, 0)
+            }
         }
         return try check(result, sql)
+    }
+
+    /// The most statements one connection keeps prepared; statements past it run unprepared.
+    static let maxPrepared = 256
+
+    /// The name `sql` is prepared under on this connection (prepared now on its first use), or
+    /// nil when the cache is full. The server parses and plans a prepared statement once, not
+    /// on every call.
+    private func preparedName(_ sql: String, parameterCount: Int, handle: OpaquePointer) throws(PostgresError) -> String? {
+        if let name = prepared[sql] { return name }
+        guard prepared.count < Self.maxPrepared else { return nil }
+        let name = "berth_\(prepared.count)"
+        _ = try check(PQprepare(handle, name, sql, Int32(parameterCount), nil), sql)
+        prepared[sql] = name
+        return name
     }
 
     /// Runs one or more statements with no parameters (migrations, `BEGIN`, `LISTEN`).

@@ -1,15 +1,19 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 /// One PostgreSQL connection whose blocking libpq calls run on its own serial `DispatchQueue`,
 /// never on Swift's cooperative thread pool; each call is bridged back with a continuation.
 ///
 /// Lease one from ``PostgresConnectionPool``; do not share a leased connection between tasks.
-// Safety: `connection` (the only mutable state) is touched only inside `queue.async` blocks on
-// the serial `queue`, so no two threads use the libpq handle at once. `label` is immutable.
+// Safety: `connection` (the only mutable state besides the atomic `reusable`) is touched only
+// inside `queue.async` blocks on the serial `queue`, so no two threads use the libpq handle at
+// once. `label` is immutable.
 public final class PostgresConnection: @unchecked Sendable {
     private let queue: DispatchQueue
     private let connection: LibPQConnection
+    /// ``isReusable``, written on the queue after every call.
+    private let reusable = Atomic<Bool>(true)
     /// A name for logs: `postgres-<n>`.
     public let label: String
 
@@ -60,12 +64,9 @@ public final class PostgresConnection: @unchecked Sendable {
         try await run { connection throws(PostgresError) in try connection.quoteIdentifier(name) }
     }
 
-    /// Whether the connection is open and outside any transaction: safe to hand to the next user.
-    public func isReusable() async -> Bool {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.connection.isHealthy && self.connection.isIdle) }
-        }
-    }
+    /// Whether the connection was open and outside any transaction after its last call: safe to
+    /// hand to the next user. Recorded on the queue after each call, so asking costs no hop.
+    public var isReusable: Bool { reusable.load(ordering: .acquiring) }
 
     /// The server process id of this session.
     public func backendPID() async -> Int32 {
@@ -89,11 +90,14 @@ public final class PostgresConnection: @unchecked Sendable {
     ) async throws(PostgresError) -> T {
         let result: Result<T, PostgresError> = await withCheckedContinuation { continuation in
             queue.async {
+                let result: Result<T, PostgresError>
                 do throws(PostgresError) {
-                    continuation.resume(returning: .success(try body(self.connection)))
+                    result = .success(try body(self.connection))
                 } catch {
-                    continuation.resume(returning: .failure(error))
+                    result = .failure(error)
                 }
+                self.reusable.store(self.connection.isHealthy && self.connection.isIdle, ordering: .releasing)
+                continuation.resume(returning: result)
             }
         }
         return try result.get()

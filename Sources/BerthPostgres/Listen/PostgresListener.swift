@@ -87,6 +87,11 @@ public final class PostgresListener: @unchecked Sendable {
         return stopped
     }
 
+    /// Delivers `notification` to every stream of this process now, without the database.
+    public func announce(_ notification: StoreNotification) {
+        broadcast(notification)
+    }
+
     private func broadcast(_ notification: StoreNotification) {
         lock.lock()
         let streams = Array(subscribers.values)
@@ -116,6 +121,7 @@ public final class PostgresListener: @unchecked Sendable {
             broadcast(StoreNotification(channel: StoreNotification.resyncChannel, payload: ""))
             pump(connection)
             connection.close()
+            if !isStopped { broadcast(StoreNotification(channel: StoreNotification.disconnectedChannel, payload: "")) }
         }
     }
 

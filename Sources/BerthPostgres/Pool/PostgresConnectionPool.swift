@@ -114,7 +114,7 @@ private actor PoolState {
     }
 
     func release(_ connection: PostgresConnection) async {
-        if !closed, await connection.isReusable() {
+        if !closed, connection.isReusable {
             idle.append(connection)
         } else {
             open -= 1

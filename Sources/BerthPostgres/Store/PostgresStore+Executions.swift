@@ -142,6 +142,9 @@ extension PostgresStore {
                 return .won(try await fetch(connection, id)!)
             }
         }
+        if case .won = outcome {
+            listener.announce(StoreNotification(channel: StoreNotification.executionChangedHereChannel, payload: id.uuidString.lowercased()))
+        }
         logger.debug("transition", metadata: [
             "execution": "\(id.uuidString.lowercased())", "from": "\(from.rawValue)", "to": "\(to.rawValue)",
             "won": "\(outcome.didWin)",
@@ -152,7 +155,7 @@ extension PostgresStore {
     /// Claims queued executions with `FOR UPDATE SKIP LOCKED` and schedules the placed ones.
     public func claim(limit: Int, reason: String, placement: @escaping Placement) async throws(StoreError) -> [Execution] {
         guard limit > 0 else { return [] }
-        return try await perform("claim") {
+        let claimed: [Execution] = try await perform("claim") {
             try await pool.withTransaction { connection in
                 let candidates = try await connection.query(
                     """
@@ -198,6 +201,10 @@ extension PostgresStore {
                 ).map(ExecutionRow.decode)
             }
         }
+        for execution in claimed {
+            listener.announce(StoreNotification(channel: StoreNotification.executionChangedHereChannel, payload: execution.id.uuidString.lowercased()))
+        }
+        return claimed
     }
 
     func fetch(_ connection: PostgresConnection, _ id: UUID) async throws -> Execution? {

@@ -65,10 +65,17 @@ extension PostgresStore {
     /// Sets `revoked_at` once.
     public func revokeToken(id: UUID) async throws(StoreError) -> APIToken? {
         try await perform("revoke_token") {
+            // The notification is sent with the change (both or neither), and lets every server's
+            // token cache drop the token.
             let rows = try await pool.withConnection { connection in
                 try await connection.query(
-                    "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING \(Self.tokenColumns)",
-                    [PostgresBind(id)]
+                    """
+                    WITH revoked AS (
+                        UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING \(Self.tokenColumns)
+                    )
+                    SELECT revoked.*, pg_notify($2, $3) FROM revoked
+                    """,
+                    [PostgresBind(id), PostgresBind(StoreNotification.tokensChannel), PostgresBind(id.uuidString.lowercased())]
                 )
             }
             return try rows.first.map { try Self.decodeToken($0) }

@@ -33,7 +33,7 @@ public final class PostgresStore: Store {
         self.pool = PostgresConnectionPool(configuration: configuration, maxConnections: maxConnections, logger: logger)
         self.listener = PostgresListener(
             configuration: configuration,
-            channels: [StoreNotification.executionsChannel, StoreNotification.logsChannel],
+            channels: [StoreNotification.executionsChannel, StoreNotification.logsChannel, StoreNotification.tokensChannel],
             logger: logger
         )
         self.logger = logger

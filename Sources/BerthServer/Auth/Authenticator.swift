@@ -5,10 +5,12 @@ import Hummingbird
 
 /// Turns a request's `Authorization: Bearer …` into a ``Principal``, or a 401 problem.
 ///
-/// Every check reads the token's record, so a revocation takes effect on the next request.
-/// `last_used_at` is written at most once a minute per token.
+/// The token's record comes from a cache that a revocation empties (``NotifiedCache``), so a
+/// revocation takes effect on the next request. `last_used_at` is written at most once a
+/// minute per token.
 struct Authenticator: Sendable {
     let store: any Store
+    let cache: NotifiedCache<TokenCredential>
 
     /// How stale `last_used_at` may get before a request refreshes it.
     static let lastUsedResolution: TimeInterval = 60
@@ -24,14 +26,20 @@ struct Authenticator: Sendable {
         guard let secret = TokenSecret(parsing: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
             throw Problem.unauthenticated("the token is malformed (Berth tokens read berth_<id>_<secret>)")
         }
-        guard let (token, hash) = try await store.tokenCredential(id: secret.id), secret.matches(storedHash: hash) else {
+        let store = self.store
+        let credential = try await cache.value(secret.id) {
+            try await store.tokenCredential(id: secret.id).map { TokenCredential(token: $0.token, secretHash: $0.secretHash) }
+        }
+        guard let credential, secret.matches(storedHash: credential.secretHash) else {
             throw Problem.unauthenticated("the token is not valid")
         }
+        let token = credential.token
         let now = Date()
         if token.revokedAt != nil { throw Problem.unauthenticated("the token was revoked") }
         if let expiry = token.expiresAt, expiry <= now { throw Problem.unauthenticated("the token expired") }
         if token.lastUsedAt.map({ now.timeIntervalSince($0) > Self.lastUsedResolution }) ?? true {
             try await store.markTokenUsed(id: token.id)
+            cache.update(token.id) { $0.token.lastUsedAt = now }
         }
         return Principal(tokenID: token.id, owner: token.owner, role: token.role)
     }

@@ -43,7 +43,14 @@ public struct TokenSecret: Sendable, Hashable {
 
     /// SHA-256 of the secret, lowercase hex: what the Store keeps.
     public var hash: String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in SHA256.hash(data: Data(secret.utf8)) {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Whether the secret's hash equals `storedHash`, comparing every byte whatever differs.

@@ -45,6 +45,7 @@ extension API {
             guard !execution.state.isTerminal else {
                 throw Problem(.conflict, code: "job_finished", title: "Job finished", detail: "job \(id) has already finished (\(status.rawValue))")
             }
+            defer { executions.forget(execution.id) }
             guard let after = try await self.context.control.cancel(execution.id, reason: "stopped through /stop by \(caller.owner)") else {
                 throw Problem.executionNotFound(id)
             }
