@@ -3,9 +3,9 @@ import Foundation
 
 /// How an ``Execution`` is selected and decoded: the columns, with the current attempt joined.
 enum ExecutionRow {
-    /// `SELECT` list and `FROM` for executions (`e`) with their current attempt (`a`).
-    static let selectFrom = """
-        SELECT e.id, e.name, e.owner, e.image, e.command::text AS command, e.args::text AS args,
+    /// The columns ``decode(_:)`` reads, from `executions e` and its current attempt `a`.
+    static let columns = """
+        e.id, e.name, e.owner, e.image, e.command::text AS command, e.args::text AS args,
                e.env::text AS env, e.working_dir, e.target_host, e.host, e.labels::text AS labels,
                e.cpus, e.memory_bytes, e.timeout_seconds, e.priority, e.state, e.state_reason,
                e.exit_code, e.error_code, e.error_message, e.attempts,
@@ -16,6 +16,11 @@ enum ExecutionRow {
                berth_us(e.started_at) AS started_us, berth_us(e.finished_at) AS finished_us,
                a.number AS attempt_number, a.host AS attempt_host, a.runtime_handle AS attempt_handle,
                berth_us(a.started_at) AS attempt_started_us, berth_us(a.finished_at) AS attempt_finished_us
+        """
+
+    /// `SELECT` list and `FROM` for executions (`e`) with their current attempt (`a`).
+    static let selectFrom = """
+        SELECT \(columns)
         FROM executions e
         LEFT JOIN attempts a ON a.execution_id = e.id AND a.number = e.attempts
         """

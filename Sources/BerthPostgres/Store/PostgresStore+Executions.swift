@@ -9,15 +9,27 @@ extension PostgresStore {
         guard !new.owner.isEmpty, !new.image.isEmpty else {
             throw StoreError(code: .invalidArgument, message: "owner and image must not be empty", executionID: id, query: "create_execution")
         }
+        // One statement (one round trip, its own transaction): the row, its first event and the
+        // notification, then the row as selected, from the inserted values.
         return try await perform("create_execution", execution: id) {
-            try await pool.withTransaction { connection in
-                try await connection.query(
+            try await pool.withConnection { connection in
+                let rows = try await connection.query(
                     """
-                    INSERT INTO executions (id, name, owner, image, command, args, env, working_dir, target_host,
-                                            labels, cpus, memory_bytes, timeout_seconds, priority, state, state_reason,
-                                            max_attempts, retry_on_exit_codes, retry_backoff_seconds, secret_env, secret_env_names, config, keep, webhook_url)
-                    VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13, $14,
-                            'queued', 'submitted', $15, $16::jsonb, $17, $18::bytea, $19::jsonb, $20::jsonb, $21, $22)
+                    WITH e AS (
+                        INSERT INTO executions (id, name, owner, image, command, args, env, working_dir, target_host,
+                                                labels, cpus, memory_bytes, timeout_seconds, priority, state, state_reason,
+                                                max_attempts, retry_on_exit_codes, retry_backoff_seconds, secret_env, secret_env_names, config, keep, webhook_url)
+                        VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13, $14,
+                                'queued', 'submitted', $15, $16::jsonb, $17, $18::bytea, $19::jsonb, $20::jsonb, $21, $22)
+                        RETURNING *
+                    ), event AS (
+                        INSERT INTO execution_events (execution_id, from_state, to_state, reason)
+                        SELECT id, NULL, 'queued', 'submitted' FROM e
+                    ), notified AS (
+                        SELECT pg_notify($23, id::text) FROM e
+                    )
+                    SELECT \(ExecutionRow.columns)
+                    FROM e LEFT JOIN attempts a ON false CROSS JOIN notified
                     """,
                     [
                         PostgresBind(id), new.name.map { PostgresBind($0) }, PostgresBind(new.owner), PostgresBind(new.image),
@@ -29,14 +41,13 @@ extension PostgresStore {
                         try SQLValues.json(new.retry.onExitCodes.sorted()), PostgresBind(new.retry.backoffSeconds),
                         new.sealedSecretEnv.map { PostgresBind(bytes: $0) }, try SQLValues.json(new.secretEnvNames),
                         new.config.map { PostgresBind.text($0) }, PostgresBind(new.keep), new.webhookURL.map { PostgresBind($0) },
+                        PostgresBind(StoreNotification.executionsChannel),
                     ]
                 )
-                try await connection.query(
-                    "INSERT INTO execution_events (execution_id, from_state, to_state, reason) VALUES ($1, NULL, 'queued', 'submitted')",
-                    [PostgresBind(id)]
-                )
-                try await notify(connection, StoreNotification.executionsChannel, id)
-                return try await fetch(connection, id)!
+                guard let row = rows.first else {
+                    throw StoreError(code: .internalError, message: "the insert returned no row", executionID: id, query: "create_execution")
+                }
+                return try ExecutionRow.decode(row)
             }
         }
     }
@@ -80,7 +91,7 @@ extension PostgresStore {
         }
     }
 
-    /// One conditional `UPDATE … WHERE id = $1 AND state = $2` plus one event row, in one transaction.
+    /// One conditional `UPDATE … WHERE id = $1 AND state = $2` plus one event row, in one statement.
     public func transition(
         _ id: UUID, from: ExecutionState, to: ExecutionState, reason: String, changes: TransitionChanges
     ) async throws(StoreError) -> TransitionOutcome {
@@ -91,23 +102,40 @@ extension PostgresStore {
                 executionID: id, query: "transition"
             )
         }
+        // One statement (one round trip, its own transaction): the conditional change, its event
+        // (a retry's belongs to the attempt that ended: the row counts one less when that attempt
+        // never started), the webhook's outbox row when it ends (committed with the end it
+        // reports), the notification, and the row as it now is.
         let outcome = try await perform("transition", execution: id) { () async throws -> TransitionOutcome in
-            try await pool.withTransaction { connection in
+            try await pool.withConnection { connection in
                 let updated = try await connection.query(
                     """
-                    UPDATE executions SET
-                        state = $3, state_reason = $4, updated_at = now(),
-                        host = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($5, host) END,
-                        exit_code = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($6::integer, exit_code) END,
-                        error_code = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($7, error_code) END,
-                        error_message = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($8, error_message) END,
-                        attempts = CASE WHEN $13::boolean THEN GREATEST(attempts - 1, 0)
-                                        ELSE GREATEST(attempts, COALESCE($9::integer, attempts)) END,
-                        started_at = COALESCE(started_at, berth_ts($10::bigint), CASE WHEN $3 = 'running' THEN now() END),
-                        finished_at = COALESCE(finished_at, berth_ts($11::bigint), CASE WHEN $12::boolean THEN now() END),
-                        not_before = CASE WHEN $3 = 'queued' THEN berth_ts($14::bigint) END
-                    WHERE id = $1 AND state = $2
-                    RETURNING attempts
+                    WITH e AS (
+                        UPDATE executions SET
+                            state = $3, state_reason = $4, updated_at = now(),
+                            host = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($5, host) END,
+                            exit_code = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($6::integer, exit_code) END,
+                            error_code = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($7, error_code) END,
+                            error_message = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($8, error_message) END,
+                            attempts = CASE WHEN $13::boolean THEN GREATEST(attempts - 1, 0)
+                                            ELSE GREATEST(attempts, COALESCE($9::integer, attempts)) END,
+                            started_at = COALESCE(started_at, berth_ts($10::bigint), CASE WHEN $3 = 'running' THEN now() END),
+                            finished_at = COALESCE(finished_at, berth_ts($11::bigint), CASE WHEN $12::boolean THEN now() END),
+                            not_before = CASE WHEN $3 = 'queued' THEN berth_ts($14::bigint) END
+                        WHERE id = $1 AND state = $2
+                        RETURNING *
+                    ), event AS (
+                        INSERT INTO execution_events (execution_id, from_state, to_state, reason, attempt)
+                        SELECT id, $2, $3, $4, COALESCE($9::integer, NULLIF(CASE WHEN $13::boolean THEN attempts + 1 ELSE attempts END, 0))
+                        FROM e
+                    ), webhook AS (
+                        INSERT INTO webhook_deliveries (execution_id, url)
+                        SELECT id, webhook_url FROM e WHERE $12::boolean AND webhook_url IS NOT NULL
+                    ), notified AS (
+                        SELECT pg_notify($15, id::text) FROM e
+                    )
+                    SELECT \(ExecutionRow.columns)
+                    FROM e LEFT JOIN attempts a ON a.execution_id = e.id AND a.number = e.attempts CROSS JOIN notified
                     """,
                     [
                         PostgresBind(id), PostgresBind(from.rawValue), PostgresBind(to.rawValue), PostgresBind(reason),
@@ -117,29 +145,14 @@ extension PostgresStore {
                         changes.startedAt.map { PostgresBind(micros: $0) }, changes.finishedAt.map { PostgresBind(micros: $0) },
                         PostgresBind(to.isTerminal), PostgresBind(changes.attemptNeverStarted && to == .queued),
                         changes.notBefore.map { PostgresBind(micros: $0) },
+                        PostgresBind(StoreNotification.executionsChannel),
                     ]
                 )
                 guard let row = updated.first else {
                     let current = try await connection.query("SELECT state FROM executions WHERE id = $1", [PostgresBind(id)])
                     return .lost(current: try current.first.flatMap { try ExecutionState(rawValue: $0.string("state")) })
                 }
-                let attempts = try row.requiredInt64("attempts")
-                // A retry's event belongs to the attempt that ended (the row now counts one less when
-                // that attempt never started).
-                let current = changes.attemptNeverStarted && to == .queued ? attempts + 1 : attempts
-                let attempt = changes.attempt ?? (current > 0 ? Int(current) : nil)
-                try await connection.query(
-                    "INSERT INTO execution_events (execution_id, from_state, to_state, reason, attempt) VALUES ($1, $2, $3, $4, $5)",
-                    [PostgresBind(id), PostgresBind(from.rawValue), PostgresBind(to.rawValue), PostgresBind(reason), attempt.map { PostgresBind($0) }]
-                )
-                if to.isTerminal {
-                    // The webhook's outbox row commits with the end it reports.
-                    try await connection.query(
-                        "INSERT INTO webhook_deliveries (execution_id, url) SELECT id, webhook_url FROM executions WHERE id = $1 AND webhook_url IS NOT NULL",
-                        [PostgresBind(id)])
-                }
-                try await notify(connection, StoreNotification.executionsChannel, id)
-                return .won(try await fetch(connection, id)!)
+                return .won(try ExecutionRow.decode(row))
             }
         }
         if case .won = outcome {
