@@ -466,10 +466,11 @@ struct KubernetesDoubleTests {
             let created = try await client.json(
                 "POST", Self.jobs, job("files", ["sh", "-c", script], pod: ["volumes": volumes], container: ["volumeMounts": mounts]), expect: 201)
             let pod = try await podName(of: "files", client)
+            // A new pod is ContainerCreating from the start; the kubelet then says why it waits.
             var waiting: JSONValue?
             for _ in 0..<100 {
                 waiting = try await client.json("GET", "\(Self.pods)/\(pod)")["status"]?["containerStatuses"]?.arrayValue?.first?["state"]?["waiting"]
-                if waiting?["reason"] == "ContainerCreating" { break }
+                if waiting?["message"]?.stringValue != nil { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(waiting?["reason"] == "ContainerCreating")

@@ -261,10 +261,12 @@ public actor ExecutionSupervisor {
         tracker.handle = handle
         followLogs(tracker, key: key, handle: handle, resume: LogResumePoint(), logger: logger)
         logger.info("attempt started", metadata: ["attempt": "\(attempt)", "handle": "\(handle)"])
-        if tracker.stopGrace == nil, let current = try? await store.execution(id: execution.id), current.state.isTerminal {
+        if tracker.stopGrace == nil, let current = try? await store.execution(id: execution.id), current.state.isTerminal, !tracker.finished {
             // Ended elsewhere while starting (cancelled through another server): stop it too.
             tracker.stopGrace = 10
         }
+        // A short run may have ended (and been removed) while the above awaited: nothing to ask.
+        guard !tracker.finished else { return }
         if let grace = tracker.stopGrace {
             // Cancelled or timed out while starting: stop it now; its end is recorded as usual.
             await stopAttempt(backend, handle, graceSeconds: grace, logger: logger)
