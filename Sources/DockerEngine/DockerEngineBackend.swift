@@ -90,13 +90,16 @@ public final class DockerEngineBackend: Sendable {
         guard let image = ImageReference(spec.image) else {
             throw PluginError(.invalidSpec, "host \(host): execution \(spec.executionID): '\(spec.image)' is not an image reference")
         }
-        try await ensureImage(image, policy: spec.pullPolicy ?? settings.pullPolicy, execution: spec.executionID)
+        let policy = spec.pullPolicy ?? settings.pullPolicy
+        if policy == .always { try await ensureImage(image, policy: .always, execution: spec.executionID) }
         let name = Self.containerName(spec)
+        // Create first: the image is usually there, and asking the engine beforehand cost a round
+        // trip on every start. A 404 says it is not: pull as the policy allows (`never`:
+        // image_not_found), then create once more.
         var response = try await api.send(
             "POST", "/containers/create", query: [("name", name)], json: createBody(spec, image: image))
         if response.status == 404 {
-            // The image vanished between the check and the create: pull once more if allowed.
-            try await ensureImage(image, policy: .always, execution: spec.executionID)
+            try await ensureImage(image, policy: policy, execution: spec.executionID)
             response = try await api.send(
                 "POST", "/containers/create", query: [("name", name)], json: createBody(spec, image: image))
         }

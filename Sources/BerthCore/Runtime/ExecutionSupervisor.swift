@@ -247,10 +247,13 @@ public actor ExecutionSupervisor {
             await endAttempt(key, from: .starting, to: .failed, failure, retryable: RetryPolicy.isEngineFailure(code: error.code.rawValue), logger: logger)
             return
         }
-        do {
-            try await store.recordAttempt(Attempt(
-                executionID: execution.id, number: attempt, host: host, runtimeHandle: handle.json.jsonText, startedAt: Date()))
-        } catch {
+        // Two round trips at once on the way to `running`: record the attempt's handle, and read
+        // the execution (did it end elsewhere while starting?).
+        let store = self.store
+        let record = Attempt(executionID: execution.id, number: attempt, host: host, runtimeHandle: handle.json.jsonText, startedAt: Date())
+        async let recording = Self.failure { try await store.recordAttempt(record) }
+        async let current = try? store.execution(id: execution.id)
+        if let error = await recording {
             logger.error("could not record the attempt's handle", metadata: ["error": "\(error)", "handle": "\(handle)"])
         }
         guard trackers[key] === tracker else {
@@ -261,7 +264,7 @@ public actor ExecutionSupervisor {
         tracker.handle = handle
         followLogs(tracker, key: key, handle: handle, resume: LogResumePoint(), logger: logger)
         logger.info("attempt started", metadata: ["attempt": "\(attempt)", "handle": "\(handle)"])
-        if tracker.stopGrace == nil, let current = try? await store.execution(id: execution.id), current.state.isTerminal, !tracker.finished {
+        if tracker.stopGrace == nil, let ended = await current, ended.state.isTerminal, !tracker.finished {
             // Ended elsewhere while starting (cancelled through another server): stop it too.
             tracker.stopGrace = 10
         }
@@ -271,13 +274,25 @@ public actor ExecutionSupervisor {
             // Cancelled or timed out while starting: stop it now; its end is recorded as usual.
             await stopAttempt(backend, handle, graceSeconds: grace, logger: logger)
         }
-        // Reports may have come before the handle was known: ask once.
+        // Events that came before the handle was known were not applied: ask once, now that
+        // every later one is.
         do {
             await apply(try await backend.inspect(handle), to: key)
         } catch {
             logger.warning("inspect after start failed", metadata: ["error": "\(error)"])
         }
     }
+
+    /// What `body` threw, nil when it returned.
+    private nonisolated static func failure(_ body: () async throws -> Void) async -> (any Error)? {
+        do {
+            try await body()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
 
     /// Starts the log pump that stores the attempt's followed output from `resume` on.
     func followLogs(_ tracker: Tracker, key: AttemptKey, handle: RuntimeHandle, resume: LogResumePoint, logger: Logger) {
