@@ -230,7 +230,7 @@ let package = Package(
         .executableTarget(
             name: "DockerSSHBench",
             dependencies: [
-                "BerthPluginKit", "BerthCore", "BerthPostgres",
+                "BerthPluginKit", "BerthCore", "BerthPostgres", "BerthTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "bench/DockerSSHBench",
@@ -239,7 +239,7 @@ let package = Package(
         // Benchmarks of issue 9: Berth against raw Docker and its goals, one table (bench/perf.sh).
         .executableTarget(
             name: "BerthPerf",
-            dependencies: ["BerthClient", "BerthHTTP", "BerthPluginKit", "BerthPostgres", "CurlHTTP"],
+            dependencies: ["BerthClient", "BerthHTTP", "BerthPluginKit", "BerthPostgres", "BerthTestSupport", "CurlHTTP"],
             path: "bench/Perf",
             swiftSettings: swiftSettings
         ),

@@ -35,6 +35,14 @@ struct Submission: Sendable, Equatable {
         "secret_env", "config", "keep", "webhook_url",
     ]
 
+    /// The inline `config` member, if given: a JSON object without NUL characters.
+    static func config(_ reader: JSONObjectReader) throws(Problem) -> [String: JSONValue]? {
+        guard let value = reader.value("config") else { return nil }
+        guard case .object(let members) = value else { throw Problem.invalid("config", "must be a JSON object") }
+        guard !value.containsNUL else { throw Problem.invalid("config", "must not contain NUL characters") }
+        return members
+    }
+
     /// The allowed priority range.
     static let priorities: ClosedRange<Int64> = -1000...1000
 
@@ -86,15 +94,7 @@ struct Submission: Sendable, Equatable {
                 throw Problem.invalid("webhook_url", "must be an http or https URL with a host and no credentials, at most 2048 bytes")
             }
         }
-        if let value = reader.value("config") {
-            guard case .object(let members) = value else {
-                throw Problem.invalid("config", "must be a JSON object")
-            }
-            guard !value.containsNUL else {
-                throw Problem.invalid("config", "must not contain NUL characters")
-            }
-            config = members
-        }
+        config = try Self.config(reader)
         try checkText()
         for key in secretEnv.keys.sorted() {
             guard Self.isEnvironmentName(key) else {

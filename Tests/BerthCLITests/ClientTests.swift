@@ -1,6 +1,7 @@
 import BerthClient
 import BerthHTTP
 import BerthPluginKit
+import BerthTestSupport
 import Testing
 
 /// A transport that answers from a table and records the requests.

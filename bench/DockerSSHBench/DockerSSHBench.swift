@@ -1,6 +1,7 @@
 import BerthCore
 import BerthPluginKit
 import BerthPostgres
+import BerthTestSupport
 import Foundation
 import Logging
 
@@ -167,14 +168,9 @@ struct DockerSSHBench {
         return samples
     }
 
-    static func percentile(_ samples: [Duration], _ fraction: Double) -> Duration {
-        let sorted = samples.sorted()
-        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
-    }
+    static func percentile(_ samples: [Duration], _ fraction: Double) -> Duration { DurationStats.percentile(samples, fraction) }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
+    static func seconds(_ duration: Duration) -> Double { DurationStats.seconds(duration) }
 
     static func milliseconds(_ duration: Duration) -> String {
         let text = String(format: "%.1f", seconds(duration) * 1000)

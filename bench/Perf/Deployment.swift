@@ -1,6 +1,7 @@
 import BerthClient
 import BerthPluginKit
 import BerthPostgres
+import BerthTestSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -31,7 +32,7 @@ final class Deployment {
         let databaseURL = base[..<slash] + "/" + database
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("berth-perf-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let port = try Self.freePort()
+        let port = try freePort()
         url = "http://127.0.0.1:\(port)"
         let config = folder.appendingPathComponent("berth.yaml")
         try """
@@ -88,31 +89,20 @@ final class Deployment {
     /// How many executions are in `state` (straight from the database).
     func count(state: String) async throws -> Int {
         let connection = try await PostgresConnection.connect(admin.withDatabase(database), label: "perf-count")
-        defer { Task { await connection.close() } }
-        let rows = try await connection.query("SELECT count(*) AS n FROM executions WHERE state = '\(state)'")
+        let rows: PostgresRows
+        do {
+            rows = try await connection.query("SELECT count(*) AS n FROM executions WHERE state = '\(state)'")
+        } catch {
+            await connection.close()
+            throw error
+        }
+        await connection.close()
         return Int(try rows.first?.int64("n") ?? 0)
     }
 
     /// Submits `body`; returns the execution's id.
     func submit(_ body: JSONValue) async throws -> String {
         try await client.submit(body).id
-    }
-
-    private static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(socket, pointer, length) == 0 && getsockname(socket, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw PerfError("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

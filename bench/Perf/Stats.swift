@@ -1,19 +1,13 @@
+import BerthTestSupport
 import Foundation
 
-/// Sample statistics and the table's number formats.
+/// The table's number formats, over ``DurationStats``.
 enum Stats {
-    /// The `fraction` percentile of `samples` (nearest rank).
-    static func percentile(_ samples: [Duration], _ fraction: Double) -> Duration {
-        let sorted = samples.sorted()
-        guard !sorted.isEmpty else { return .zero }
-        let rank = min(sorted.count - 1, max(0, Int((fraction * Double(sorted.count)).rounded(.up)) - 1))
-        return sorted[rank]
-    }
+    /// The `fraction` percentile of `samples`.
+    static func percentile(_ samples: [Duration], _ fraction: Double) -> Duration { DurationStats.percentile(samples, fraction) }
 
     /// `duration` in seconds.
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
+    static func seconds(_ duration: Duration) -> Double { DurationStats.seconds(duration) }
 
     /// `duration` in milliseconds.
     static func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1000 }

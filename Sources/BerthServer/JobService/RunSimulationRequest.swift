@@ -24,11 +24,7 @@ struct RunSimulationRequest: Sendable, Equatable {
         if reader.members["config"] == .null { throw Problem.invalid("config", "must be a JSON object") }
         configPath = try reader.optionalString("config_path")
         targetHost = try reader.optionalString("target_host")
-        if let value = reader.value("config") {
-            guard case .object(let members) = value else { throw Problem.invalid("config", "must be a JSON object") }
-            guard !value.containsNUL else { throw Problem.invalid("config", "must not contain NUL characters") }
-            config = members
-        }
+        config = try Submission.config(reader)
         switch (configPath, config) {
         case (nil, nil):
             throw Problem.invalid("config_path", "give config_path (a file of the config folder) or config (the config itself)", code: "config_required")
