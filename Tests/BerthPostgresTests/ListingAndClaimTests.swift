@@ -71,7 +71,7 @@ extension PostgresTests {
             }
         }
 
-        @Test func skipLockedNeverHandsOneExecutionToTwoClaimers() async throws {
+        @Test func twoClaimersNeverGetTheSameExecution() async throws {
             try await TestServer.withStore(maxConnections: 4) { store, _ in
                 var all: Set<UUID> = []
                 for index in 0..<40 { all.insert(try await store.createExecution(sampleExecution(priority: index % 3)).id) }
@@ -81,7 +81,7 @@ extension PostgresTests {
                             var mine: [UUID] = []
                             var idle = 0
                             while idle < 3 {
-                                // Slow placement keeps the rows locked while the other claimer runs.
+                                // Slow placement: both claimers read the same candidates before either writes.
                                 let batch = try await store.claim(limit: 3, reason: claimer) { candidates in
                                     usleep(2_000)
                                     return Dictionary(uniqueKeysWithValues: candidates.map { ($0.id, claimer) })

@@ -20,8 +20,10 @@ final class Deployment {
     private let admin: PostgresConfiguration
 
     /// Starts a server whose configuration has `hosts` (YAML list items) and `extra` top-level YAML.
-    init(hosts: String, extra: String = "", logLevel: String = "warning") async throws {
+    init(hosts: String, extra: String = "", logLevel: String? = nil) async throws {
         let environment = ProcessInfo.processInfo.environment
+        // BERTH_PERF_LOG_LEVEL=info shows what the servers do, for a closer look at one benchmark.
+        let logLevel = logLevel ?? environment["BERTH_PERF_LOG_LEVEL"] ?? "warning"
         guard let base = environment["BERTH_TEST_DATABASE_URL"] else { throw PerfError("BERTH_TEST_DATABASE_URL is not set: run bench/perf.sh") }
         admin = PostgresConfiguration(connectionString: base)
         database = "berth_perf_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)

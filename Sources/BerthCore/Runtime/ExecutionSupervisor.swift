@@ -8,8 +8,8 @@ public import Logging
 /// stores the runtime handle before anything else, pumps the attempt's logs into the Store in
 /// batches, and turns the plugin's status reports into state changes (`running`, then
 /// `succeeded` or `failed` with the exit code). Status reports come from one event stream per
-/// host, and an `inspect` right after the start covers any report that came before the
-/// handle was known. Each change is a conditional transition, so a report seen twice changes
+/// host; a report that comes before the handle is known is kept and applied once it is, and
+/// when none came, an `inspect` right after the start covers the gap. Each change is a conditional transition, so a report seen twice changes
 /// nothing the second time. A terminal state is written only after the attempt's logs are
 /// stored, so whoever sees it can read the whole output.
 ///
@@ -63,6 +63,11 @@ public actor ExecutionSupervisor {
         /// Set by ``ExecutionSupervisor/stop(executionID:graceSeconds:)`` before the handle is
         /// known: the attempt is stopped with this grace as soon as `start` returns.
         var stopGrace: Double?
+        /// The newest status reported before the handle was known (the engine's event can come
+        /// before `start` returns); applied as soon as it is.
+        var earlyStatus: RuntimeStatus?
+        /// `starting → running` was written for this attempt (by this supervisor).
+        var recordedRunning = false
         /// The execution asked to keep its finished runtime object (`keep`).
         let keep: Bool
 
@@ -268,14 +273,22 @@ public actor ExecutionSupervisor {
             // Ended elsewhere while starting (cancelled through another server): stop it too.
             tracker.stopGrace = 10
         }
+        // The host's event stream reported on the attempt before `start` returned: use that at
+        // once; every later report comes through the same stream, so no inspect is needed.
+        let early = tracker.earlyStatus
+        if let early {
+            tracker.earlyStatus = nil
+            if tracker.stopGrace == nil || early.isFinal { await apply(early, to: key) }
+        }
         // A short run may have ended (and been removed) while the above awaited: nothing to ask.
         guard !tracker.finished else { return }
         if let grace = tracker.stopGrace {
             // Cancelled or timed out while starting: stop it now; its end is recorded as usual.
             await stopAttempt(backend, handle, graceSeconds: grace, logger: logger)
         }
-        // Events that came before the handle was known were not applied: ask once, now that
-        // every later one is.
+        guard early == nil else { return }
+        // No event came before the handle was known (or none was kept): ask once, now that
+        // every later one is applied.
         do {
             await apply(try await backend.inspect(handle), to: key)
         } catch {
@@ -354,7 +367,12 @@ public actor ExecutionSupervisor {
     }
 
     func apply(_ status: RuntimeStatus, to key: AttemptKey) async {
-        guard let tracker = trackers[key], let handle = tracker.handle, !tracker.finished else { return }
+        guard let tracker = trackers[key], !tracker.finished else { return }
+        guard let handle = tracker.handle else {
+            // Still starting: keep the report for when the handle is known (a final one wins).
+            if tracker.earlyStatus?.isFinal != true { tracker.earlyStatus = status }
+            return
+        }
         var logger = self.logger
         logger[metadataKey: "execution"] = "\(key.execution)"
         logger[metadataKey: "host"] = "\(tracker.host)"
@@ -370,12 +388,19 @@ public actor ExecutionSupervisor {
                 }
             }
         case .running:
-            _ = await transition(id, .starting, .running, "running on host \(tracker.host)",
-                                 TransitionChanges(attempt: key.attempt, startedAt: status.startedAt.map(Self.date)), logger)
+            await recordRunning(tracker, key: key, status: status, logger: logger)
         case .exited, .failed:
             tracker.finished = true
-            await drainLogs(tracker, logger: logger)
+            if status.state == .exited {
+                // It ran: say so now, not after its logs and outputs are in (a short run's
+                // `running` would otherwise wait for them).
+                await recordRunning(tracker, key: key, status: status, logger: logger)
+            }
+            // The logs' end and the outputs are independent: wait for both at once.
+            let (pump, timeout) = (tracker.logPump, options.logDrainTimeout)
+            async let drained: Void = Self.drain(pump, timeout: timeout, logger: logger)
             await collectOutputs(key, handle: handle, backend: tracker.backend, logger: logger)
+            await drained
             if status.state == .failed {
                 let code = status.errorCode?.rawValue ?? "engine_error"
                 let failure = ExecutionFailure(code: code, message: "host \(tracker.host): \(status.reason ?? "the engine could not run it")")
@@ -383,8 +408,6 @@ public actor ExecutionSupervisor {
                     if await endAttempt(key, from: from, to: .failed, failure, retryable: RetryPolicy.isEngineFailure(code: code), logger: logger) { break }
                 }
             } else {
-                _ = await transition(id, .starting, .running, "running on host \(tracker.host)",
-                                     TransitionChanges(attempt: key.attempt, startedAt: status.startedAt.map(Self.date)), logger)
                 let code = status.exitCode ?? -1
                 let detail = status.reason.map { " (\($0))" } ?? ""
                 let finishedAt = status.finishedAt.map(Self.date)
@@ -408,9 +431,17 @@ public actor ExecutionSupervisor {
         }
     }
 
-    private func drainLogs(_ tracker: Tracker, logger: Logger) async {
-        guard let pump = tracker.logPump else { return }
-        let timeout = options.logDrainTimeout
+    /// Writes `starting → running` once per attempt, with the engine's start time.
+    private func recordRunning(_ tracker: Tracker, key: AttemptKey, status: RuntimeStatus, logger: Logger) async {
+        guard !tracker.recordedRunning else { return }
+        tracker.recordedRunning = await transition(
+            key.execution, .starting, .running, "running on host \(tracker.host)",
+            TransitionChanges(attempt: key.attempt, startedAt: status.startedAt.map(Self.date)), logger)
+    }
+
+    /// Waits for a log pump to store the rest of its stream, at most `timeout` seconds.
+    private nonisolated static func drain(_ pump: Task<Void, Never>?, timeout: Double, logger: Logger) async {
+        guard let pump else { return }
         let timedOut = await withTaskGroup(of: Bool.self) { group in
             group.addTask { await pump.value; return false }
             group.addTask { try? await Task.sleep(for: .seconds(timeout)); return true }

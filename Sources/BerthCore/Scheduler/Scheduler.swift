@@ -284,7 +284,7 @@ public actor Scheduler: ExecutionControl {
         do {
             claimed = try await store.claim(limit: configuration.batchSize, reason: "scheduled on host {host}") { candidates in
                 let plan = PlacementPlan.make(
-                    queue: candidates.map { PlacementPlan.Candidate(id: $0.id, targetHost: $0.targetHost) },
+                    queue: candidates,
                     hosts: states, defaultHost: defaultHost)
                 box.reasons.withLock { $0 = plan.waiting }
                 return plan.placements

@@ -2,10 +2,10 @@ public import Foundation
 
 /// Chooses hosts for queued executions during ``Store/claim(limit:reason:placement:)``.
 ///
-/// Called inside the claiming transaction with the locked candidates in priority order;
+/// Called with the head of the queue in priority order (each candidate's id and target host);
 /// returns the host for each execution to schedule. Executions left out stay queued. Must be
-/// quick and pure: the rows stay locked while it runs.
-public typealias Placement = @Sendable ([Execution]) -> [UUID: String]
+/// quick and pure: the claim waits for it.
+public typealias Placement = @Sendable ([PlacementPlan.Candidate]) -> [UUID: String]
 
 /// A fact about the deployment, kept in the Store, that every server sharing it must agree on.
 public enum DeploymentFact: String, Sendable, CaseIterable {
@@ -56,9 +56,10 @@ public protocol Store: Sendable {
         _ id: UUID, from: ExecutionState, to: ExecutionState, reason: String, changes: TransitionChanges
     ) async throws(StoreError) -> TransitionOutcome
 
-    /// Takes up to `limit` queued executions in priority order (`FOR UPDATE SKIP LOCKED`, so two
-    /// claimers never get the same one), asks `placement` for their hosts, and marks the placed
-    /// ones `scheduled` on that host with a new attempt number and an event.
+    /// Reads up to `limit` queued executions in priority order, asks `placement` for their
+    /// hosts, and marks the placed ones `scheduled` on that host with a new attempt number and
+    /// an event; the change is conditional on `queued`, so two claimers never get the same one
+    /// and a candidate cancelled meanwhile is not scheduled.
     /// - Parameters:
     ///   - limit: At most this many candidates.
     ///   - reason: The reason stored on the events and as the state reason; `{host}` in it is

@@ -165,52 +165,58 @@ extension PostgresStore {
         return outcome
     }
 
-    /// Claims queued executions with `FOR UPDATE SKIP LOCKED` and schedules the placed ones.
+    /// Reads the head of the queue (ids and targets only), lets `placement` choose, and schedules
+    /// the placed executions in one statement whose `UPDATE` is conditional on `queued`.
+    ///
+    /// Nothing is locked while `placement` runs: a candidate that changed meanwhile (cancelled,
+    /// or taken by another claimer) fails the condition and is simply not returned, so two
+    /// claimers never get the same execution. Reading only two columns of the candidates, and
+    /// writing only the placed rows, keeps a pass cheap when the queue is long and the hosts
+    /// are full (before, every pass locked and decoded up to `limit` whole rows).
     public func claim(limit: Int, reason: String, placement: @escaping Placement) async throws(StoreError) -> [Execution] {
         guard limit > 0 else { return [] }
         let claimed: [Execution] = try await perform("claim") {
-            try await pool.withTransaction { connection in
+            try await pool.withConnection { connection in
                 let candidates = try await connection.query(
                     """
-                    \(ExecutionRow.selectFrom)
-                    WHERE e.state = 'queued' AND (e.not_before IS NULL OR e.not_before <= now())
-                    ORDER BY e.priority DESC, e.created_at, e.id
+                    SELECT id, target_host FROM executions
+                    WHERE state = 'queued' AND (not_before IS NULL OR not_before <= now())
+                    ORDER BY priority DESC, created_at, id
                     LIMIT $1
-                    FOR UPDATE OF e SKIP LOCKED
                     """,
                     [PostgresBind(limit)]
-                ).map(ExecutionRow.decode)
+                ).map { row in
+                    PlacementPlan.Candidate(id: try ExecutionRow.required(row.uuid("id"), "id"), targetHost: try row.text("target_host"))
+                }
                 guard !candidates.isEmpty else { return [] }
                 let placed = placement(candidates)
                 let chosen = candidates.filter { placed[$0.id] != nil }
                 guard !chosen.isEmpty else { return [] }
                 let ids = chosen.map { $0.id.uuidString.lowercased() }
                 let hosts = chosen.map { placed[$0.id]! }
-                try await connection.query(
+                return try await connection.query(
                     """
                     WITH placed AS (
                         SELECT * FROM unnest($1::uuid[], $2::text[]) AS p(id, host)
-                    ), updated AS (
-                        UPDATE executions e
-                        SET state = 'scheduled', host = placed.host, attempts = e.attempts + 1, not_before = NULL,
+                    ), e AS (
+                        UPDATE executions x
+                        SET state = 'scheduled', host = placed.host, attempts = x.attempts + 1, not_before = NULL,
                             state_reason = replace($3, '{host}', placed.host), updated_at = now()
                         FROM placed
-                        WHERE e.id = placed.id AND e.state = 'queued'
-                        RETURNING e.id, e.attempts
+                        WHERE x.id = placed.id AND x.state = 'queued'
+                        RETURNING x.*
+                    ), event AS (
+                        INSERT INTO execution_events (execution_id, from_state, to_state, reason, attempt)
+                        SELECT id, 'queued', 'scheduled', state_reason, attempts FROM e
+                    ), notified AS (
+                        SELECT id, pg_notify($4, id::text) FROM e
                     )
-                    INSERT INTO execution_events (execution_id, from_state, to_state, reason, attempt)
-                    SELECT updated.id, 'queued', 'scheduled', replace($3, '{host}', placed.host), updated.attempts
-                    FROM updated JOIN placed ON placed.id = updated.id
+                    SELECT \(ExecutionRow.columns)
+                    FROM e JOIN notified n ON n.id = e.id
+                    LEFT JOIN attempts a ON a.execution_id = e.id AND a.number = e.attempts
+                    ORDER BY e.priority DESC, e.created_at, e.id
                     """,
-                    [SQLValues.array(ids), SQLValues.array(hosts), PostgresBind(reason)]
-                )
-                try await connection.query(
-                    "SELECT pg_notify($1, id::text) FROM unnest($2::uuid[]) AS id",
-                    [PostgresBind(StoreNotification.executionsChannel), SQLValues.array(ids)]
-                )
-                return try await connection.query(
-                    "\(ExecutionRow.selectFrom) WHERE e.id = ANY($1::uuid[]) ORDER BY e.priority DESC, e.created_at, e.id",
-                    [SQLValues.array(ids)]
+                    [SQLValues.array(ids), SQLValues.array(hosts), PostgresBind(reason), PostgresBind(StoreNotification.executionsChannel)]
                 ).map(ExecutionRow.decode)
             }
         }
