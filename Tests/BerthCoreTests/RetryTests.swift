@@ -92,10 +92,11 @@ struct RetryTests {
             }
             let again = try await runtime.store.events(of: created.id, afterSeq: nil, limit: 100).filter { $0.toState == .scheduled }
             #expect(again.map(\.attempt) == [1, 1])
-            // Not before the time the requeue set: its decision plus the 0.5 s backoff (the event
-            // itself is stamped when written, a little after the decision).
+            // Not before the time the requeue set: its decision plus the 0.5 s backoff. The decision
+            // came after the `starting` event and before the requeue's own event was stamped.
             let notBefore = try #require(requeued.notBefore)
-            #expect(notBefore.timeIntervalSince(events[3].at) > 0.4)
+            #expect(notBefore.timeIntervalSince(events[2].at) >= 0.499)
+            #expect(notBefore.timeIntervalSince(events[3].at) <= 0.501)
             #expect(again[1].at >= notBefore.addingTimeInterval(-0.001))
             _ = try await runtime.scheduler.cancel(created.id, reason: "cancelled by test")
             #expect(try await SchedulerTests.terminal(runtime.store, created.id).state == .cancelled)

@@ -252,13 +252,12 @@ public actor ExecutionSupervisor {
             await endAttempt(key, from: .starting, to: .failed, failure, retryable: RetryPolicy.isEngineFailure(code: error.code.rawValue), logger: logger)
             return
         }
-        // Two round trips at once on the way to `running`: record the attempt's handle, and read
-        // the execution (did it end elsewhere while starting?).
-        let store = self.store
+        // Recording the handle also says whether the execution ended elsewhere while starting.
         let record = Attempt(executionID: execution.id, number: attempt, host: host, runtimeHandle: handle.json.jsonText, startedAt: Date())
-        async let recording = Self.failure { try await store.recordAttempt(record) }
-        async let current = try? store.execution(id: execution.id)
-        if let error = await recording {
+        var current: ExecutionState?
+        do {
+            current = try await store.recordAttempt(record)
+        } catch {
             logger.error("could not record the attempt's handle", metadata: ["error": "\(error)", "handle": "\(handle)"])
         }
         guard trackers[key] === tracker else {
@@ -269,7 +268,7 @@ public actor ExecutionSupervisor {
         tracker.handle = handle
         followLogs(tracker, key: key, handle: handle, resume: LogResumePoint(), logger: logger)
         logger.info("attempt started", metadata: ["attempt": "\(attempt)", "handle": "\(handle)"])
-        if tracker.stopGrace == nil, let ended = await current, ended.state.isTerminal, !tracker.finished {
+        if tracker.stopGrace == nil, current?.isTerminal == true, !tracker.finished {
             // Ended elsewhere while starting (cancelled through another server): stop it too.
             tracker.stopGrace = 10
         }
@@ -295,17 +294,6 @@ public actor ExecutionSupervisor {
             logger.warning("inspect after start failed", metadata: ["error": "\(error)"])
         }
     }
-
-    /// What `body` threw, nil when it returned.
-    private nonisolated static func failure(_ body: () async throws -> Void) async -> (any Error)? {
-        do {
-            try await body()
-            return nil
-        } catch {
-            return error
-        }
-    }
-
 
     /// Starts the log pump that stores the attempt's followed output from `resume` on.
     func followLogs(_ tracker: Tracker, key: AttemptKey, handle: RuntimeHandle, resume: LogResumePoint, logger: Logger) {

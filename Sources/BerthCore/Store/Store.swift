@@ -71,7 +71,10 @@ public protocol Store: Sendable {
     /// Stores an attempt with its runtime handle (before the start is acknowledged).
     /// Recording the same attempt again replaces its handle.
     /// - Parameter attempt: The attempt.
-    func recordAttempt(_ attempt: Attempt) async throws(StoreError)
+    /// - Returns: The execution's state as the attempt was recorded (whether it ended
+    ///   meanwhile, through another server, without a second read).
+    @discardableResult
+    func recordAttempt(_ attempt: Attempt) async throws(StoreError) -> ExecutionState
 
     /// Marks an attempt ended.
     /// - Parameters:

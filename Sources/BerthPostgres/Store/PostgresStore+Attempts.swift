@@ -2,42 +2,116 @@ public import BerthCore
 public import Foundation
 
 extension PostgresStore {
-    /// Stores an attempt with its runtime handle; recording it again replaces the handle and host.
-    public func recordAttempt(_ attempt: Attempt) async throws(StoreError) {
-        try await perform("record_attempt", execution: attempt.executionID) {
-            try await pool.withConnection { connection in
-                try await connection.query(
-                    """
+    /// Stores an attempt with its runtime handle (recording it again replaces the handle and
+    /// host), in one statement with the attempts other tasks record meanwhile.
+    @discardableResult
+    public func recordAttempt(_ attempt: Attempt) async throws(StoreError) -> ExecutionState {
+        try await attemptRecords.submit(attempt).get()
+    }
+
+    /// Marks an attempt ended (the first end time wins), in one statement with the attempts
+    /// other tasks finish meanwhile.
+    public func finishAttempt(executionID: UUID, number: Int, at: Date) async throws(StoreError) {
+        try await attemptEnds.submit(AttemptEnd(executionID: executionID, number: number, at: at)).get()
+    }
+
+    private struct AttemptRecord: Encodable {
+        let index: Int
+        let executionId: UUID
+        let number: Int
+        let host: String
+        let runtimeHandle: String
+        let startedUs: Int64
+        let finishedUs: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case index, executionId = "execution_id", number, host, runtimeHandle = "runtime_handle"
+            case startedUs = "started_us", finishedUs = "finished_us"
+        }
+    }
+
+    /// Writes a batch of attempts; see ``WriteBatcher``.
+    static func writeAttemptRecords(_ batch: [Attempt], pool: PostgresConnectionPool) async -> [Result<ExecutionState, StoreError>] {
+        await writeEach(batch, operation: "record_attempt", execution: \.executionID, pool: pool) { batch, connection in
+            let records = batch.enumerated().map { index, attempt in
+                AttemptRecord(
+                    index: index, executionId: attempt.executionID, number: attempt.number, host: attempt.host,
+                    runtimeHandle: attempt.runtimeHandle, startedUs: PostgresTime.micros(attempt.startedAt),
+                    finishedUs: attempt.finishedAt.map(PostgresTime.micros))
+            }
+            let rows = try await connection.query(
+                """
+                WITH t AS (
+                    SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
+                        index integer, execution_id uuid, number integer, host text, runtime_handle text,
+                        started_us bigint, finished_us bigint)
+                ), r AS (
                     INSERT INTO attempts (execution_id, number, host, runtime_handle, started_at, finished_at)
-                    VALUES ($1, $2, $3, $4, berth_ts($5::bigint), berth_ts($6::bigint))
+                    SELECT execution_id, number, host, runtime_handle, berth_ts(started_us), berth_ts(finished_us)
+                    FROM t ORDER BY index
                     ON CONFLICT (execution_id, number) DO UPDATE
                     SET host = EXCLUDED.host, runtime_handle = EXCLUDED.runtime_handle
-                    """,
-                    [
-                        PostgresBind(attempt.executionID), PostgresBind(attempt.number), PostgresBind(attempt.host),
-                        PostgresBind(attempt.runtimeHandle), PostgresBind(micros: attempt.startedAt),
-                        attempt.finishedAt.map { PostgresBind(micros: $0) },
-                    ]
+                    RETURNING execution_id
                 )
+                SELECT t.index AS batch_index, x.state
+                FROM t JOIN r ON r.execution_id = t.execution_id JOIN executions x ON x.id = t.execution_id
+                """,
+                [try batchJSON(records)]
+            )
+            var states = [ExecutionState?](repeating: nil, count: batch.count)
+            for row in rows { states[try batchIndex(row, count: batch.count)] = ExecutionState(rawValue: try row.string("state")) }
+            return try states.enumerated().map { index, state in
+                guard let state else {
+                    throw PostgresError(code: .decodingFailed, message: "the attempt of execution \(batch[index].executionID) was not recorded")
+                }
+                return state
             }
         }
     }
 
-    /// Marks an attempt ended (the first end time wins).
-    public func finishAttempt(executionID: UUID, number: Int, at: Date) async throws(StoreError) {
-        let rows = try await perform("finish_attempt", execution: executionID) {
-            try await pool.withConnection { connection in
-                try await connection.query(
-                    """
-                    UPDATE attempts SET finished_at = COALESCE(finished_at, berth_ts($3::bigint))
-                    WHERE execution_id = $1 AND number = $2
-                    """,
-                    [PostgresBind(executionID), PostgresBind(number), PostgresBind(micros: at)]
-                )
-            }
+    /// The end of one attempt (see ``finishAttempt(executionID:number:at:)``).
+    struct AttemptEnd: Sendable {
+        let executionID: UUID
+        let number: Int
+        let at: Date
+    }
+
+    private struct AttemptEndRecord: Encodable {
+        let index: Int
+        let executionId: UUID
+        let number: Int
+        let atUs: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case index, executionId = "execution_id", number, atUs = "at_us"
         }
-        if rows.affectedRows == 0 {
-            throw StoreError(code: .notFound, message: "no attempt \(number)", executionID: executionID, query: "finish_attempt")
+    }
+
+    /// Writes a batch of attempt ends; one whose attempt does not exist fails with `notFound`.
+    static func writeAttemptEnds(_ batch: [AttemptEnd], pool: PostgresConnectionPool) async -> [Result<Void, StoreError>] {
+        let written = await writeEach(batch, operation: "finish_attempt", execution: \.executionID, pool: pool) { batch, connection in
+            let records = batch.enumerated().map { index, end in
+                AttemptEndRecord(index: index, executionId: end.executionID, number: end.number, atUs: PostgresTime.micros(end.at))
+            }
+            let rows = try await connection.query(
+                """
+                WITH t AS (
+                    SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(index integer, execution_id uuid, number integer, at_us bigint)
+                )
+                UPDATE attempts a SET finished_at = COALESCE(a.finished_at, berth_ts(t.at_us))
+                FROM t WHERE a.execution_id = t.execution_id AND a.number = t.number
+                RETURNING t.index AS batch_index
+                """,
+                [try batchJSON(records)]
+            )
+            var found = [Bool](repeating: false, count: batch.count)
+            for row in rows { found[try batchIndex(row, count: batch.count)] = true }
+            return found
+        }
+        return zip(batch, written).map { end, result in
+            result.flatMap { found in
+                found ? .success(()) : .failure(StoreError(code: .notFound, message: "no attempt \(end.number)", executionID: end.executionID, query: "finish_attempt"))
+            }
         }
     }
 

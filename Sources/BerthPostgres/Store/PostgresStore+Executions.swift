@@ -3,52 +3,105 @@ public import Foundation
 import Logging
 
 extension PostgresStore {
-    /// Writes a new `queued` execution and its first event in one transaction, and notifies.
+    /// Writes a new `queued` execution and its first event, and notifies: in one statement
+    /// with the submissions other tasks made meanwhile (``WriteBatcher``).
     public func createExecution(_ new: NewExecution) async throws(StoreError) -> Execution {
         let id = new.id ?? UUID()
         guard !new.owner.isEmpty, !new.image.isEmpty else {
             throw StoreError(code: .invalidArgument, message: "owner and image must not be empty", executionID: id, query: "create_execution")
         }
-        // One statement (one round trip, its own transaction): the row, its first event and the
-        // notification, then the row as selected, from the inserted values.
-        return try await perform("create_execution", execution: id) {
-            try await pool.withConnection { connection in
-                let rows = try await connection.query(
-                    """
-                    WITH e AS (
-                        INSERT INTO executions (id, name, owner, image, command, args, env, working_dir, target_host,
-                                                labels, cpus, memory_bytes, timeout_seconds, priority, state, state_reason,
-                                                max_attempts, retry_on_exit_codes, retry_backoff_seconds, secret_env, secret_env_names, config, keep, webhook_url)
-                        VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13, $14,
-                                'queued', 'submitted', $15, $16::jsonb, $17, $18::bytea, $19::jsonb, $20::jsonb, $21, $22)
-                        RETURNING *
-                    ), event AS (
-                        INSERT INTO execution_events (execution_id, from_state, to_state, reason)
-                        SELECT id, NULL, 'queued', 'submitted' FROM e
-                    ), notified AS (
-                        SELECT pg_notify($23, id::text) FROM e
-                    )
-                    SELECT \(ExecutionRow.columns)
-                    FROM e LEFT JOIN attempts a ON false CROSS JOIN notified
-                    """,
-                    [
-                        PostgresBind(id), new.name.map { PostgresBind($0) }, PostgresBind(new.owner), PostgresBind(new.image),
-                        try new.command.map(SQLValues.json), try SQLValues.json(new.args), try SQLValues.json(new.env),
-                        new.workingDir.map { PostgresBind($0) }, new.targetHost.map { PostgresBind($0) },
-                        try SQLValues.json(new.labels), new.cpus.map { PostgresBind($0) },
-                        new.memoryBytes.map { PostgresBind($0) }, new.timeoutSeconds.map { PostgresBind($0) },
-                        PostgresBind(new.priority), PostgresBind(new.retry.maxAttempts),
-                        try SQLValues.json(new.retry.onExitCodes.sorted()), PostgresBind(new.retry.backoffSeconds),
-                        new.sealedSecretEnv.map { PostgresBind(bytes: $0) }, try SQLValues.json(new.secretEnvNames),
-                        new.config.map { PostgresBind.text($0) }, PostgresBind(new.keep), new.webhookURL.map { PostgresBind($0) },
-                        PostgresBind(StoreNotification.executionsChannel),
-                    ]
-                )
-                guard let row = rows.first else {
-                    throw StoreError(code: .internalError, message: "the insert returned no row", executionID: id, query: "create_execution")
-                }
-                return try ExecutionRow.decode(row)
+        var new = new
+        new.id = id
+        return try await creations.submit(new).get()
+    }
+
+    /// Writes a batch of new executions in one statement (its own transaction): the rows (in
+    /// the batch's order: each `created_at` a microsecond after the one before), their first events and
+    /// notifications, then the rows as selected.
+    static func writeCreations(_ batch: [NewExecution], pool: PostgresConnectionPool) async -> [Result<Execution, StoreError>] {
+        await writeEach(batch, operation: "create_execution", execution: \.id, pool: pool, writeCreations(_:connection:))
+    }
+
+    private struct CreationRecord: Encodable {
+        let index: Int
+        let new: NewExecution
+
+        enum CodingKeys: String, CodingKey {
+            case index, id, name, owner, image, command, args, env, workingDir = "working_dir", targetHost = "target_host"
+            case labels, cpus, memoryBytes = "memory_bytes", timeoutSeconds = "timeout_seconds", priority
+            case maxAttempts = "max_attempts", retryOnExitCodes = "retry_on_exit_codes", retryBackoffSeconds = "retry_backoff_seconds"
+            case secretEnv = "secret_env", secretEnvNames = "secret_env_names", config, keep, webhookURL = "webhook_url"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(index, forKey: .index)
+            try container.encode(new.id, forKey: .id)
+            try container.encodeIfPresent(new.name, forKey: .name)
+            try container.encode(new.owner, forKey: .owner)
+            try container.encode(new.image, forKey: .image)
+            try container.encodeIfPresent(new.command, forKey: .command)
+            try container.encode(new.args, forKey: .args)
+            try container.encode(new.env, forKey: .env)
+            try container.encodeIfPresent(new.workingDir, forKey: .workingDir)
+            try container.encodeIfPresent(new.targetHost, forKey: .targetHost)
+            try container.encode(new.labels, forKey: .labels)
+            try container.encodeIfPresent(new.cpus, forKey: .cpus)
+            try container.encodeIfPresent(new.memoryBytes, forKey: .memoryBytes)
+            try container.encodeIfPresent(new.timeoutSeconds, forKey: .timeoutSeconds)
+            try container.encode(new.priority, forKey: .priority)
+            try container.encode(new.retry.maxAttempts, forKey: .maxAttempts)
+            try container.encode(new.retry.onExitCodes.sorted(), forKey: .retryOnExitCodes)
+            try container.encode(new.retry.backoffSeconds, forKey: .retryBackoffSeconds)
+            // bytea travels as base64 text (`decode(…, 'base64')`), the config as its JSON text.
+            try container.encodeIfPresent(new.sealedSecretEnv.map { Data($0).base64EncodedString() }, forKey: .secretEnv)
+            try container.encode(new.secretEnvNames, forKey: .secretEnvNames)
+            try container.encodeIfPresent(new.config, forKey: .config)
+            try container.encode(new.keep, forKey: .keep)
+            try container.encodeIfPresent(new.webhookURL, forKey: .webhookURL)
+        }
+    }
+
+    private static func writeCreations(_ batch: [NewExecution], connection: PostgresConnection) async throws -> [Execution] {
+        let rows = try await connection.query(
+            """
+            WITH t AS (
+                SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
+                    index integer, id uuid, name text, owner text, image text, command jsonb, args jsonb, env jsonb,
+                    working_dir text, target_host text, labels jsonb, cpus double precision, memory_bytes bigint,
+                    timeout_seconds integer, priority integer, max_attempts integer, retry_on_exit_codes jsonb,
+                    retry_backoff_seconds double precision, secret_env text, secret_env_names jsonb, config text,
+                    keep boolean, webhook_url text)
+            ), e AS (
+                INSERT INTO executions (id, name, owner, image, command, args, env, working_dir, target_host,
+                                        labels, cpus, memory_bytes, timeout_seconds, priority, state, state_reason,
+                                        max_attempts, retry_on_exit_codes, retry_backoff_seconds, secret_env, secret_env_names,
+                                        config, keep, webhook_url, created_at, updated_at)
+                SELECT id, name, owner, image, command, args, env, working_dir, target_host,
+                       labels, cpus, memory_bytes, timeout_seconds, priority, 'queued', 'submitted',
+                       max_attempts, retry_on_exit_codes, retry_backoff_seconds, decode(secret_env, 'base64'), secret_env_names,
+                       config::jsonb, keep, webhook_url,
+                       now() + index * interval '1 microsecond', now() + index * interval '1 microsecond'
+                FROM t ORDER BY index
+                RETURNING *
+            ), event AS (
+                INSERT INTO execution_events (execution_id, from_state, to_state, reason)
+                SELECT id, NULL, 'queued', 'submitted' FROM e
+            ), notified AS (
+                SELECT id, pg_notify($2, id::text) FROM e
+            )
+            SELECT t.index AS batch_index, \(ExecutionRow.columns)
+            FROM e JOIN t ON t.id = e.id JOIN notified n ON n.id = e.id LEFT JOIN attempts a ON false
+            """,
+            [try batchJSON(batch.enumerated().map { CreationRecord(index: $0, new: $1) }), PostgresBind(StoreNotification.executionsChannel)]
+        )
+        var created = [Execution?](repeating: nil, count: batch.count)
+        for row in rows { created[try batchIndex(row, count: batch.count)] = try ExecutionRow.decode(row) }
+        return try created.enumerated().map { index, execution in
+            guard let execution else {
+                throw PostgresError(code: .decodingFailed, message: "the insert returned no row for execution \(batch[index].id?.uuidString.lowercased() ?? "?")")
             }
+            return execution
         }
     }
 
@@ -89,80 +142,6 @@ extension PostgresStore {
             let next = rows.count > query.limit ? try page.last.map(ExecutionRow.cursor) : nil
             return ExecutionPage(executions: executions, next: next)
         }
-    }
-
-    /// One conditional `UPDATE … WHERE id = $1 AND state = $2` plus one event row, in one statement.
-    public func transition(
-        _ id: UUID, from: ExecutionState, to: ExecutionState, reason: String, changes: TransitionChanges
-    ) async throws(StoreError) -> TransitionOutcome {
-        guard from.canTransition(to: to) else {
-            throw StoreError(
-                code: .invalidTransition,
-                message: from.isTerminal ? "\(from.rawValue) is terminal and never changes" : "\(from.rawValue) cannot change to \(to.rawValue)",
-                executionID: id, query: "transition"
-            )
-        }
-        // One statement (one round trip, its own transaction): the conditional change, its event
-        // (a retry's belongs to the attempt that ended: the row counts one less when that attempt
-        // never started), the webhook's outbox row when it ends (committed with the end it
-        // reports), the notification, and the row as it now is.
-        let outcome = try await perform("transition", execution: id) { () async throws -> TransitionOutcome in
-            try await pool.withConnection { connection in
-                let updated = try await connection.query(
-                    """
-                    WITH e AS (
-                        UPDATE executions SET
-                            state = $3, state_reason = $4, updated_at = now(),
-                            host = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($5, host) END,
-                            exit_code = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($6::integer, exit_code) END,
-                            error_code = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($7, error_code) END,
-                            error_message = CASE WHEN $3 = 'queued' THEN NULL ELSE COALESCE($8, error_message) END,
-                            attempts = CASE WHEN $13::boolean THEN GREATEST(attempts - 1, 0)
-                                            ELSE GREATEST(attempts, COALESCE($9::integer, attempts)) END,
-                            started_at = COALESCE(started_at, berth_ts($10::bigint), CASE WHEN $3 = 'running' THEN now() END),
-                            finished_at = COALESCE(finished_at, berth_ts($11::bigint), CASE WHEN $12::boolean THEN now() END),
-                            not_before = CASE WHEN $3 = 'queued' THEN berth_ts($14::bigint) END
-                        WHERE id = $1 AND state = $2
-                        RETURNING *
-                    ), event AS (
-                        INSERT INTO execution_events (execution_id, from_state, to_state, reason, attempt)
-                        SELECT id, $2, $3, $4, COALESCE($9::integer, NULLIF(CASE WHEN $13::boolean THEN attempts + 1 ELSE attempts END, 0))
-                        FROM e
-                    ), webhook AS (
-                        INSERT INTO webhook_deliveries (execution_id, url)
-                        SELECT id, webhook_url FROM e WHERE $12::boolean AND webhook_url IS NOT NULL
-                    ), notified AS (
-                        SELECT pg_notify($15, id::text) FROM e
-                    )
-                    SELECT \(ExecutionRow.columns)
-                    FROM e LEFT JOIN attempts a ON a.execution_id = e.id AND a.number = e.attempts CROSS JOIN notified
-                    """,
-                    [
-                        PostgresBind(id), PostgresBind(from.rawValue), PostgresBind(to.rawValue), PostgresBind(reason),
-                        changes.host.map { PostgresBind($0) }, changes.exitCode.map { PostgresBind($0) },
-                        changes.error.map { PostgresBind($0.code) }, changes.error.map { PostgresBind($0.message) },
-                        changes.attempt.map { PostgresBind($0) },
-                        changes.startedAt.map { PostgresBind(micros: $0) }, changes.finishedAt.map { PostgresBind(micros: $0) },
-                        PostgresBind(to.isTerminal), PostgresBind(changes.attemptNeverStarted && to == .queued),
-                        changes.notBefore.map { PostgresBind(micros: $0) },
-                        PostgresBind(StoreNotification.executionsChannel),
-                    ]
-                )
-                guard let row = updated.first else {
-                    let current = try await connection.query("SELECT state FROM executions WHERE id = $1", [PostgresBind(id)])
-                    return .lost(current: try current.first.flatMap { try ExecutionState(rawValue: $0.string("state")) })
-                }
-                return .won(try ExecutionRow.decode(row))
-            }
-        }
-        if case .won = outcome {
-            listener.announce(StoreNotification(channel: StoreNotification.executionChangedHereChannel, payload: id.uuidString.lowercased()))
-        }
-        logger.debug("transition", metadata: [
-            "execution": "\(id.uuidString.lowercased())", "from": "\(from.rawValue)", "to": "\(to.rawValue)",
-            "won": "\(outcome.didWin)",
-        ])
-        return outcome
     }
 
     /// Reads the head of the queue (ids and targets only), lets `placement` choose, and schedules

@@ -13,6 +13,13 @@ public final class PostgresStore: Store {
     /// The most output bytes stored per execution (all attempts, both streams); past it a
     /// marker chunk says where the output was cut and the rest is dropped.
     public let maxLogBytesPerExecution: Int64
+    /// State changes, written in batches when they come faster than one statement returns.
+    let transitions: WriteBatcher<TransitionRequest, TransitionOutcome>
+    /// New executions, written in batches the same way.
+    let creations: WriteBatcher<NewExecution, Execution>
+    /// Attempts' handles, and their ends, written in batches the same way.
+    let attemptRecords: WriteBatcher<Attempt, ExecutionState>
+    let attemptEnds: WriteBatcher<AttemptEnd, Void>
 
     /// The default of ``maxLogBytesPerExecution``: 256 MiB.
     public static let defaultMaxLogBytesPerExecution: Int64 = 256 << 20
@@ -30,7 +37,21 @@ public final class PostgresStore: Store {
         logger: Logger = Logger(label: "berth.store")
     ) {
         self.maxLogBytesPerExecution = maxLogBytesPerExecution
-        self.pool = PostgresConnectionPool(configuration: configuration, maxConnections: maxConnections, logger: logger)
+        let pool = PostgresConnectionPool(configuration: configuration, maxConnections: maxConnections, logger: logger)
+        self.pool = pool
+        // Two batches in flight at most: the other connections stay free for reads.
+        self.transitions = WriteBatcher(maxBatch: 64, maxInFlight: 2, key: \.id) { batch in
+            await Self.writeTransitions(batch, pool: pool)
+        }
+        self.creations = WriteBatcher(maxBatch: 64, maxInFlight: 2, key: { $0.id ?? UUID() }) { batch in
+            await Self.writeCreations(batch, pool: pool)
+        }
+        self.attemptRecords = WriteBatcher(maxBatch: 64, maxInFlight: 2, key: \.executionID) { batch in
+            await Self.writeAttemptRecords(batch, pool: pool)
+        }
+        self.attemptEnds = WriteBatcher(maxBatch: 64, maxInFlight: 2, key: \.executionID) { batch in
+            await Self.writeAttemptEnds(batch, pool: pool)
+        }
         self.listener = PostgresListener(
             configuration: configuration,
             channels: [StoreNotification.executionsChannel, StoreNotification.logsChannel, StoreNotification.tokensChannel],
@@ -64,17 +85,24 @@ public final class PostgresStore: Store {
     ) async throws(StoreError) -> T {
         do {
             return try await body()
-        } catch let error as StoreError {
-            throw error
-        } catch let error as PostgresError {
-            let mapped = Self.map(error, operation: operation, execution: execution)
-            logger.debug("store operation failed", metadata: [
-                "operation": "\(operation)", "execution": "\(execution?.uuidString.lowercased() ?? "-")",
-                "error": "\(error)",
-            ])
-            throw mapped
         } catch {
-            throw StoreError(
+            if error is PostgresError {
+                logger.debug("store operation failed", metadata: [
+                    "operation": "\(operation)", "execution": "\(execution?.uuidString.lowercased() ?? "-")",
+                    "error": "\(error)",
+                ])
+            }
+            throw Self.storeError(error, operation: operation, execution: execution)
+        }
+    }
+
+    /// `error` as a ``StoreError`` that names the operation and execution.
+    static func storeError(_ error: any Error, operation: String, execution: UUID?) -> StoreError {
+        switch error {
+        case let error as StoreError: error
+        case let error as PostgresError: map(error, operation: operation, execution: execution)
+        default:
+            StoreError(
                 code: .internalError, message: "\(error)", executionID: execution, query: operation,
                 cause: error as (any Error & Sendable)
             )
