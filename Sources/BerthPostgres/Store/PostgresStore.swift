@@ -40,16 +40,16 @@ public final class PostgresStore: Store {
         let pool = PostgresConnectionPool(configuration: configuration, maxConnections: maxConnections, logger: logger)
         self.pool = pool
         // Two batches in flight at most: the other connections stay free for reads.
-        self.transitions = WriteBatcher(maxBatch: 64, maxInFlight: 2, key: \.id) { batch in
+        self.transitions = WriteBatcher(maxBatch: 256, maxInFlight: 2, key: \.id) { batch in
             await Self.writeTransitions(batch, pool: pool)
         }
-        self.creations = WriteBatcher(maxBatch: 64, maxInFlight: 2, key: { $0.id ?? UUID() }) { batch in
+        self.creations = WriteBatcher(maxBatch: 256, maxInFlight: 2, key: { $0.id ?? UUID() }) { batch in
             await Self.writeCreations(batch, pool: pool)
         }
-        self.attemptRecords = WriteBatcher(maxBatch: 64, maxInFlight: 2, key: \.executionID) { batch in
+        self.attemptRecords = WriteBatcher(maxBatch: 256, maxInFlight: 2, key: \.executionID) { batch in
             await Self.writeAttemptRecords(batch, pool: pool)
         }
-        self.attemptEnds = WriteBatcher(maxBatch: 64, maxInFlight: 2, key: \.executionID) { batch in
+        self.attemptEnds = WriteBatcher(maxBatch: 256, maxInFlight: 2, key: \.executionID) { batch in
             await Self.writeAttemptEnds(batch, pool: pool)
         }
         self.listener = PostgresListener(

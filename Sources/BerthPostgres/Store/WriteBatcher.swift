@@ -22,7 +22,9 @@ actor WriteBatcher<Request: Sendable, Response: Sendable> {
     private let maxInFlight: Int
     private let key: @Sendable (Request) -> UUID
     private let write: Write
+    /// Requests not yet in a batch: `waiting[head...]`, oldest first.
     private var waiting: [Waiting] = []
+    private var head = 0
     private var inFlight = 0
     /// The most requests one batch has carried so far (for tests: that requests did share).
     private(set) var largestBatch = 0
@@ -49,18 +51,28 @@ actor WriteBatcher<Request: Sendable, Response: Sendable> {
     }
 
     private func startBatches() {
-        while inFlight < maxInFlight, !waiting.isEmpty {
+        while inFlight < maxInFlight, head < waiting.count {
+            // From the oldest on; a request whose key the batch has already waits, in order,
+            // for the next one. Only the requests looked at are touched (thousands may wait).
             var batch: [Waiting] = []
             var keys = Set<UUID>()
-            var rest: [Waiting] = []
-            for entry in waiting {
-                if batch.count < maxBatch, keys.insert(entry.key).inserted {
-                    batch.append(entry)
-                } else {
-                    rest.append(entry)
-                }
+            var deferred: [Waiting] = []
+            while batch.count < maxBatch, head < waiting.count {
+                let entry = waiting[head]
+                head += 1
+                if keys.insert(entry.key).inserted { batch.append(entry) } else { deferred.append(entry) }
             }
-            waiting = rest
+            if !deferred.isEmpty {
+                head -= deferred.count
+                waiting.replaceSubrange(head..<(head + deferred.count), with: deferred)
+            }
+            if head == waiting.count {
+                waiting.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head > 4096, head * 2 > waiting.count {
+                waiting.removeFirst(head)
+                head = 0
+            }
             largestBatch = max(largestBatch, batch.count)
             inFlight += 1
             let write = self.write
