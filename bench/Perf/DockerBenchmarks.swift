@@ -85,10 +85,14 @@ enum DockerBenchmarks {
             return ContinuousClock.now - began
         }
         let first = count / 2, second = count - count / 2
-        var raw = try await viaEngine(first)
-        var berth = try await viaBerth(first)
-        berth += try await viaBerth(second)
-        raw += try await viaEngine(second)
+        let raw1 = try await viaEngine(first)
+        let berth1 = try await viaBerth(first)
+        let berth2 = try await viaBerth(second)
+        let raw2 = try await viaEngine(second)
+        // The legs show the engine's drift (the raw legs differ by as much as Berth and raw do).
+        let legs = [raw1, berth1, berth2, raw2].map { Stats.format(Stats.seconds($0), 2) }
+        FileHandle.standardError.write(Data("BerthPerf: throughput legs (s): raw \(legs[0]), Berth \(legs[1]), Berth \(legs[2]), raw \(legs[3])\n".utf8))
+        let raw = raw1 + raw2, berth = berth1 + berth2
         await watch.stop()
         await deployment.stop()
         let ratio = Stats.seconds(berth) / Stats.seconds(raw)
