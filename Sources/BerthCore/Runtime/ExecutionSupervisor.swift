@@ -225,9 +225,9 @@ public actor ExecutionSupervisor {
                 guard let sealer else { throw SecretError("this server holds no secrets key") }
                 env.merge(try sealer.openEnvironment(sealed)) { _, secret in secret }
             } catch {
-                if trackers[key] === tracker { trackers[key] = nil }
                 let failure = ExecutionFailure(code: "secret_unavailable", message: "the secret environment cannot be opened: \(error.description)")
                 await endAttempt(key, from: .starting, to: .failed, failure, logger: logger)
+                if trackers[key] === tracker { trackers[key] = nil }
                 return
             }
         }
@@ -242,14 +242,17 @@ public actor ExecutionSupervisor {
         do {
             handle = try await backend.start(spec)
         } catch {
-            if trackers[key] === tracker { trackers[key] = nil }
             if error.code == .unavailable || error.code == .timeout {
+                if trackers[key] === tracker { trackers[key] = nil }
                 // The start may or may not have reached the engine: find out before deciding.
                 unconfirmedStart(execution.id, key: key, host: host, backend: backend, error: error, logger: logger)
                 return
             }
+            // Tracked until the end is recorded: a reconciliation pass meanwhile would otherwise
+            // take the attempt for one whose server died inside the start, and queue it again.
             let failure = ExecutionFailure(code: error.code.rawValue, message: "start failed on host \(host): \(error.message)")
             await endAttempt(key, from: .starting, to: .failed, failure, retryable: RetryPolicy.isEngineFailure(code: error.code.rawValue), logger: logger)
+            if trackers[key] === tracker { trackers[key] = nil }
             return
         }
         // Recording the handle also says whether the execution ended elsewhere while starting.
