@@ -17,8 +17,9 @@ public final class PostgresStore: Store {
     let transitions: WriteBatcher<TransitionRequest, TransitionOutcome>
     /// New executions, written in batches the same way.
     let creations: WriteBatcher<NewExecution, Execution>
-    /// Attempts' handles, and their ends, written in batches the same way.
+    /// Attempts' handles, written in batches the same way.
     let attemptRecords: WriteBatcher<Attempt, ExecutionState>
+    /// Attempts' ends, written in batches the same way.
     let attemptEnds: WriteBatcher<AttemptEnd, Void>
 
     /// The default of ``maxLogBytesPerExecution``: 256 MiB.
