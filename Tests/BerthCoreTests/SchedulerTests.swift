@@ -41,9 +41,9 @@ struct SchedulerTests {
     /// Starts a scheduler on `store` and waits until it leads (unless `awaitLeadership` is false).
     static func start(
         _ store: any Store, plugins: PluginHost, configuration: SchedulerConfiguration,
-        removeFinished: Bool = true, awaitLeadership: Bool = true
+        removeFinished: Bool = true, options: ExecutionSupervisor.Options = ExecutionSupervisor.Options(), awaitLeadership: Bool = true
     ) async throws -> Runtime {
-        var options = ExecutionSupervisor.Options()
+        var options = options
         options.removeFinished = removeFinished
         let supervisor = ExecutionSupervisor(store: store, plugins: plugins, options: options, logger: TestServer.logger)
         let scheduler = Scheduler(store: store, plugins: plugins, supervisor: supervisor, configuration: configuration, logger: TestServer.logger)
@@ -58,14 +58,15 @@ struct SchedulerTests {
     /// Runs `body` with a fresh database, a plugin host and one leading scheduler.
     static func withScheduler(
         hosts: [TargetHostConfiguration] = Self.hosts(), configuration: SchedulerConfiguration = Self.configuration(),
-        removeFinished: Bool = true, _ body: (Runtime) async throws -> Void
+        removeFinished: Bool = true, options: ExecutionSupervisor.Options = ExecutionSupervisor.Options(),
+        _ body: (Runtime) async throws -> Void
     ) async throws {
         try await TestServer.withStore(maxConnections: 8) { postgres, _ in
             let store: any Store = postgres
             let plugins = PluginHost(configuration: PluginHostConfiguration(
                 hosts: hosts, serverID: "berth-test-" + TestEnvironment.uniqueID()))
             await plugins.start()
-            let runtime = try await start(store, plugins: plugins, configuration: configuration, removeFinished: removeFinished)
+            let runtime = try await start(store, plugins: plugins, configuration: configuration, removeFinished: removeFinished, options: options)
             do {
                 try await body(runtime)
             } catch {
