@@ -9,9 +9,10 @@ public import Logging
 /// batches, and turns the plugin's status reports into state changes (`running`, then
 /// `succeeded` or `failed` with the exit code). Status reports come from one event stream per
 /// host; a report that comes before the handle is known is kept and applied once it is, and
-/// when none came, an `inspect` right after the start covers the gap. Each change is a conditional transition, so a report seen twice changes
-/// nothing the second time. A terminal state is written only after the attempt's logs are
-/// stored, so whoever sees it can read the whole output.
+/// when none came, an `inspect` right after the start covers the gap. Each change is a
+/// conditional transition, so a report seen twice changes nothing the second time. A terminal
+/// state is written only after the attempt's logs are stored, so whoever sees it can read the
+/// whole output.
 ///
 /// Only the scheduling leader supervises: the ``Scheduler`` calls ``start()`` when it becomes
 /// the leader and ``shutdown()`` when it stops being it, so two servers never follow (and
@@ -205,7 +206,7 @@ public actor ExecutionSupervisor {
         trackers[key] = tracker
         let starting = await transition(execution.id, .scheduled, .starting, "starting on host \(host)", TransitionChanges(attempt: attempt), logger)
         guard starting else {
-            if trackers[key] === tracker { trackers[key] = nil }
+            untrack(key, tracker)
             return
         }
         await start(execution, key: key, tracker: tracker, logger: logger)
@@ -227,7 +228,7 @@ public actor ExecutionSupervisor {
             } catch {
                 let failure = ExecutionFailure(code: "secret_unavailable", message: "the secret environment cannot be opened: \(error.description)")
                 await endAttempt(key, from: .starting, to: .failed, failure, logger: logger)
-                if trackers[key] === tracker { trackers[key] = nil }
+                untrack(key, tracker)
                 return
             }
         }
@@ -243,7 +244,7 @@ public actor ExecutionSupervisor {
             handle = try await backend.start(spec)
         } catch {
             if error.code == .unavailable || error.code == .timeout {
-                if trackers[key] === tracker { trackers[key] = nil }
+                untrack(key, tracker)
                 // The start may or may not have reached the engine: find out before deciding.
                 unconfirmedStart(execution.id, key: key, host: host, backend: backend, error: error, logger: logger)
                 return
@@ -252,7 +253,7 @@ public actor ExecutionSupervisor {
             // take the attempt for one whose server died inside the start, and queue it again.
             let failure = ExecutionFailure(code: error.code.rawValue, message: "start failed on host \(host): \(error.message)")
             await endAttempt(key, from: .starting, to: .failed, failure, retryable: RetryPolicy.isEngineFailure(code: error.code.rawValue), logger: logger)
-            if trackers[key] === tracker { trackers[key] = nil }
+            untrack(key, tracker)
             return
         }
         // Recording the handle also says whether the execution ended elsewhere while starting.
@@ -296,6 +297,11 @@ public actor ExecutionSupervisor {
         } catch {
             logger.warning("inspect after start failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Forgets `tracker` unless another attempt's tracker took its place meanwhile.
+    func untrack(_ key: AttemptKey, _ tracker: Tracker) {
+        if trackers[key] === tracker { trackers[key] = nil }
     }
 
     /// Starts the log pump that stores the attempt's followed output from `resume` on.

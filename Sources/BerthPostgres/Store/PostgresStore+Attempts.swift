@@ -56,15 +56,13 @@ extension PostgresStore {
                 SELECT t.index AS batch_index, x.state
                 FROM t JOIN r ON r.execution_id = t.execution_id JOIN executions x ON x.id = t.execution_id
                 """,
-                [try batchJSON(records)]
+                [try SQLValues.json(records)]
             )
-            var states = [ExecutionState?](repeating: nil, count: batch.count)
-            for row in rows { states[try batchIndex(row, count: batch.count)] = ExecutionState(rawValue: try row.string("state")) }
-            return try states.enumerated().map { index, state in
-                guard let state else {
-                    throw PostgresError(code: .decodingFailed, message: "the attempt of execution \(batch[index].executionID) was not recorded")
-                }
-                return state
+            let states = try byBatchIndex(rows, count: batch.count) { row in
+                try ExecutionRow.required(ExecutionState(rawValue: try row.string("state")), "state")
+            }
+            return try requireEach(states) { index in
+                "the attempt of execution \(batch[index].executionID) was not recorded"
             }
         }
     }
@@ -102,11 +100,9 @@ extension PostgresStore {
                 FROM t WHERE a.execution_id = t.execution_id AND a.number = t.number
                 RETURNING t.index AS batch_index
                 """,
-                [try batchJSON(records)]
+                [try SQLValues.json(records)]
             )
-            var found = [Bool](repeating: false, count: batch.count)
-            for row in rows { found[try batchIndex(row, count: batch.count)] = true }
-            return found
+            return try byBatchIndex(rows, count: batch.count) { _ in true }.map { $0 ?? false }
         }
         return zip(batch, written).map { end, result in
             result.flatMap { found in

@@ -32,20 +32,25 @@ extension PostgresStore {
         }
     }
 
-    /// A batch's records as one `$n::jsonb` parameter, for `jsonb_to_recordset` (the records
-    /// name their keys as the SQL's columns).
-    static func batchJSON<T: Encodable>(_ records: T) throws -> PostgresBind {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return .text(String(decoding: try encoder.encode(records), as: UTF8.self))
+    /// A batch statement's rows by the position each carries (`batch_index`), read with
+    /// `value`; `nil` for a request no row came back for.
+    static func byBatchIndex<T>(_ rows: PostgresRows, count: Int, _ value: (PostgresRow) throws -> T) throws -> [T?] {
+        var values = [T?](repeating: nil, count: count)
+        for row in rows {
+            let index = Int(try row.requiredInt64("batch_index"))
+            guard values.indices.contains(index) else {
+                throw PostgresError(code: .decodingFailed, message: "a batch statement returned index \(index) of \(count)")
+            }
+            values[index] = try value(row)
+        }
+        return values
     }
 
-    /// The position a batch statement's row carries (`batch_index`), checked against the batch.
-    static func batchIndex(_ row: PostgresRow, count: Int) throws -> Int {
-        let index = Int(try row.requiredInt64("batch_index"))
-        guard (0..<count).contains(index) else {
-            throw PostgresError(code: .decodingFailed, message: "a batch statement returned index \(index) of \(count)")
+    /// Every request's value, or an error saying (with `missing`) which request got none.
+    static func requireEach<T>(_ values: [T?], missing: (Int) -> String) throws -> [T] {
+        try values.enumerated().map { index, value in
+            guard let value else { throw PostgresError(code: .decodingFailed, message: missing(index)) }
+            return value
         }
-        return index
     }
 }

@@ -16,8 +16,8 @@ extension PostgresStore {
     }
 
     /// Writes a batch of new executions in one statement (its own transaction): the rows (in
-    /// the batch's order: each `created_at` a microsecond after the one before), their first events and
-    /// notifications, then the rows as selected.
+    /// the batch's order: each `created_at` a microsecond after the one before), their first
+    /// events and notifications, then the rows as selected.
     static func writeCreations(_ batch: [NewExecution], pool: PostgresConnectionPool) async -> [Result<Execution, StoreError>] {
         await writeEach(batch, operation: "create_execution", execution: \.id, pool: pool, writeCreations(_:connection:))
     }
@@ -93,15 +93,10 @@ extension PostgresStore {
             SELECT t.index AS batch_index, \(ExecutionRow.columns)
             FROM e JOIN t ON t.id = e.id JOIN notified n ON n.id = e.id LEFT JOIN attempts a ON false
             """,
-            [try batchJSON(batch.enumerated().map { CreationRecord(index: $0, new: $1) }), PostgresBind(StoreNotification.executionsChannel)]
+            [try SQLValues.json(batch.enumerated().map { CreationRecord(index: $0, new: $1) }), PostgresBind(StoreNotification.executionsChannel)]
         )
-        var created = [Execution?](repeating: nil, count: batch.count)
-        for row in rows { created[try batchIndex(row, count: batch.count)] = try ExecutionRow.decode(row) }
-        return try created.enumerated().map { index, execution in
-            guard let execution else {
-                throw PostgresError(code: .decodingFailed, message: "the insert returned no row for execution \(batch[index].id?.uuidString.lowercased() ?? "?")")
-            }
-            return execution
+        return try requireEach(try byBatchIndex(rows, count: batch.count, ExecutionRow.decode)) { index in
+            "the insert returned no row for execution \(batch[index].id?.uuidString.lowercased() ?? "?")"
         }
     }
 

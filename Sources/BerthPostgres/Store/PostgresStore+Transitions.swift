@@ -116,10 +116,9 @@ extension PostgresStore {
             FROM e JOIN notified n ON n.id = e.id
             LEFT JOIN attempts a ON a.execution_id = e.id AND a.number = e.attempts
             """,
-            [try batchJSON(records), PostgresBind(StoreNotification.executionsChannel)]
+            [try SQLValues.json(records), PostgresBind(StoreNotification.executionsChannel)]
         )
-        var outcomes = [TransitionOutcome?](repeating: nil, count: batch.count)
-        for row in rows { outcomes[try batchIndex(row, count: batch.count)] = .won(try ExecutionRow.decode(row)) }
+        var outcomes = try byBatchIndex(rows, count: batch.count) { TransitionOutcome.won(try ExecutionRow.decode($0)) }
         let lost = batch.indices.filter { outcomes[$0] == nil }
         if !lost.isEmpty {
             // Not in the expected state (or gone): say what it is now.
