@@ -111,7 +111,11 @@ public final class DockerEngineBackend: Sendable {
             }
             id = created
         case 409:
-            // This attempt's container exists already (a start whose reply was lost): adopt it.
+            // This attempt's container exists already (a start whose reply was lost, or a
+            // reconciliation that saw it before it ran): adopt it, and start it only if it never
+            // ran. Docker starts an exited container again, which would run the attempt twice.
+            let adopted = RuntimeHandle(json: ["id": .string(name), "name": .string(name)])
+            guard try await inspect(adopted).state == .created else { return adopted }
             id = name
         default:
             throw api.failure(response, "execution \(spec.executionID): creating the container")

@@ -175,6 +175,24 @@ struct DockerLifecycleTests {
         _ = second
     }
 
+    @Test("starting an attempt again after it ran adopts its container and does not run it twice", arguments: DockerFixture.Engine.allCases)
+    func startAfterExitDoesNotRunAgain(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
+        let spec = DockerFixture.shell("echo once")
+        let first = try await docker.backend.start(spec)
+        let ended = try await waitUntilExited(docker.backend, first)
+        let second = try await docker.backend.start(spec)
+        let again = try await docker.backend.inspect(second)
+        #expect(again.state == .exited)
+        #expect(again.startedAt == ended.startedAt, "the container was not started a second time")
+        var output = ""
+        for try await chunk in docker.backend.logs(LogRequest(handle: second, follow: false)) {
+            output += String(decoding: chunk.data, as: UTF8.self)
+        }
+        #expect(output == "once\n")
+        try await docker.backend.remove(second)
+    }
+
     @Test("health reports the engine, capacity the running attempts", arguments: DockerFixture.Engine.allCases)
     func healthAndCapacity(engine: DockerFixture.Engine) async throws {
         let docker = try await DockerFixture.open(engine, ["max_concurrent": 3])
@@ -196,5 +214,14 @@ struct DockerLifecycleTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         Issue.record("attempt never ran")
+    }
+
+    private func waitUntilExited(_ backend: PluginInstance, _ handle: RuntimeHandle) async throws -> RuntimeStatus {
+        for _ in 0..<500 {
+            let status = try await backend.inspect(handle)
+            if status.state == .exited { return status }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw PluginError(.timeout, "attempt never exited")
     }
 }
