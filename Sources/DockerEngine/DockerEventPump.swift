@@ -14,6 +14,14 @@ final class DockerEventPump: Sendable {
     let server: String
     /// When the last event seen happened, to resume from after a loss.
     private let lastEvent = Mutex<Timestamp?>(nil)
+    /// What the stream told of each container that started and has not died yet: its start
+    /// time, and whether the kernel's OOM killer hit it. A `die` then needs no inspect.
+    private let running = Mutex<[String: ContainerRun]>([:])
+
+    private struct ContainerRun {
+        var startedAt: Timestamp?
+        var oomKilled = false
+    }
 
     /// Attribute keys Docker adds to an event's actor that are not container labels.
     private static let engineAttributes: Set<String> = ["name", "image", "exitCode", "signal", "execDuration"]
@@ -42,7 +50,7 @@ final class DockerEventPump: Sendable {
 
     private func follow(_ hub: BackendEventHub, connected: () -> Void) async throws(PluginError) {
         let filters: JSONValue = [
-            "type": ["container"], "event": ["start", "die"], "label": .array([.string("\(BerthLabel.server)=\(server)")]),
+            "type": ["container"], "event": ["start", "oom", "die"], "label": .array([.string("\(BerthLabel.server)=\(server)")]),
         ]
         var query = [("filters", filters.jsonText)]
         if let since = lastEvent.withLock({ $0 }) {
@@ -77,12 +85,23 @@ final class DockerEventPump: Sendable {
         let status: RuntimeStatus
         switch action {
         case "start":
+            running.withLock { $0[id, default: ContainerRun()].startedAt = time }
             status = RuntimeStatus(state: .running, startedAt: time)
+        case "oom":
+            // Comes before the `die` of a container the OOM killer ended.
+            running.withLock { $0[id, default: ContainerRun()].oomKilled = true }
+            return
         case "die":
-            // Inspect for what the event lacks (OOMKilled, exact finish time); fall back to it.
-            if let response = try? await api.send("GET", "/containers/\(DockerAPI.pathSegment(id))/json"),
-               response.status == 200, let body = try? response.json()
+            let run = running.withLock { $0.removeValue(forKey: id) }
+            if let run, let startedAt = run.startedAt, let code = attributes["exitCode"].flatMap({ Int32($0) }) {
+                // Everything is known from the stream: an inspect per exit cost a round trip on
+                // the path that frees the host's slot.
+                status = RuntimeStatus(
+                    state: .exited, exitCode: code, reason: run.oomKilled ? "OOMKilled" : nil, startedAt: startedAt, finishedAt: time)
+            } else if let response = try? await api.send("GET", "/containers/\(DockerAPI.pathSegment(id))/json"),
+                      response.status == 200, let body = try? response.json()
             {
+                // Started before the stream saw it: the inspect has the start time.
                 status = DockerEngineBackend.status(fromInspect: body)
             } else {
                 let code = attributes["exitCode"].flatMap { Int32($0) }

@@ -163,6 +163,40 @@ struct DockerLifecycleTests {
         try await docker.backend.remove(handle)
     }
 
+    @Test("the exit event carries the start and end times and says when the OOM killer ended it", arguments: DockerFixture.Engine.allCases)
+    func exitEventDetails(engine: DockerFixture.Engine) async throws {
+        let docker = try await DockerFixture.open(engine)
+        var iterator = docker.backend.events().makeAsyncIterator()
+        guard case .connection(true, _)? = try await iterator.next() else {
+            Issue.record("the stream did not say it is connected")
+            return
+        }
+        // 64 MB in a shell variable under an 8 MiB limit (no swap here: the kernel kills it).
+        var hog = DockerFixture.shell(#"x=$(head -c 64000000 /dev/zero | tr "\0" a); echo ${#x}"#)
+        hog.memoryBytes = 8 << 20
+        let plain = DockerFixture.shell("exit 0")
+        var ends: [String: RuntimeStatus] = [:]
+        var handles: [RuntimeHandle] = []
+        for spec in [hog, plain] { handles.append(try await docker.backend.start(spec)) }
+        while ends.count < 2, let event = try await iterator.next() {
+            if case .status(_, let labels, let status) = event, status.isFinal, let execution = labels["berth.execution"] {
+                ends[execution] = status
+            }
+        }
+        let killed = try #require(ends[hog.executionID])
+        #expect(killed.state == .exited)
+        #expect(killed.exitCode == 137)
+        #expect(killed.reason == "OOMKilled")
+        let ended = try #require(ends[plain.executionID])
+        #expect(ended.exitCode == 0)
+        #expect(ended.reason == nil)
+        for status in [killed, ended] {
+            let (started, finished) = (try #require(status.startedAt), try #require(status.finishedAt))
+            #expect(started <= finished)
+        }
+        for handle in handles { try await docker.backend.remove(handle) }
+    }
+
     @Test("starting the same attempt twice adopts the first container", arguments: DockerFixture.Engine.allCases)
     func startTwiceAdopts(engine: DockerFixture.Engine) async throws {
         let docker = try await DockerFixture.open(engine)

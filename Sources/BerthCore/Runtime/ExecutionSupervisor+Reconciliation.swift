@@ -184,7 +184,16 @@ extension ExecutionSupervisor {
         trackers[key] = tracker
         followLogs(tracker, key: key, handle: object.handle, resume: await storedLogsEnd(key), logger: logger)
         logger.notice("adopted an attempt", metadata: ["attempt": "\(key.attempt)", "state": "\(object.status.state)"])
-        await apply(object.status, to: key)
+        // The listing may be stale: an end reported between it and now found no tracker and was
+        // dropped. Every later report is applied, so one inspect now closes the gap.
+        let status: RuntimeStatus
+        do {
+            status = try await backend.inspect(object.handle)
+        } catch {
+            logger.warning("could not inspect an adopted attempt; using the listing's status", metadata: ["error": "\(error)"])
+            status = object.status
+        }
+        await apply(status, to: key)
     }
 
     /// Where the stored logs of an attempt end: after the chunks with the newest timestamp

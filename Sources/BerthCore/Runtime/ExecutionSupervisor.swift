@@ -93,6 +93,9 @@ public actor ExecutionSupervisor {
     var orphansSeen: [String: ContinuousClock.Instant] = [:]
     /// Hosts being reconciled now, and whether another pass was asked for meanwhile.
     var reconciling: [String: Bool] = [:]
+    /// Called when an attempt's container has ended, before its logs and outputs are stored
+    /// (see ``setSlotFreedHandler(_:)``).
+    private var slotFreed: (@Sendable () async -> Void)?
 
     /// A supervisor writing to `store` through the hosts of `plugins`, opening secret
     /// environments with `sealer`.
@@ -167,30 +170,55 @@ public actor ExecutionSupervisor {
                     }
                     continue
                 }
-                await apply(status, to: AttemptKey(execution: id, attempt: attempt))
+                let key = AttemptKey(execution: id, attempt: attempt)
+                if status.isFinal {
+                    // Recording an end waits for the logs, the outputs and the removal: the
+                    // host's next reports (other attempts' ends among them) must not wait too.
+                    Task { await self.apply(status, to: key) }
+                } else {
+                    await apply(status, to: key)
+                }
             }
         } catch {
             logger.error("event stream ended", metadata: ["host": "\(host)", "error": "\(error)"])
         }
     }
 
-    /// Starts one attempt of a `scheduled` execution on its host.
+    /// Starts one attempt of a `scheduled` execution on its host, and returns once the host
+    /// answered.
     ///
     /// Failures are recorded on the execution (`failed` with the plugin's error code and
     /// message), never thrown: the caller has nothing else to do about them.
     public func launch(_ execution: Execution) async {
+        guard let begun = await begin(execution) else { return }
+        await start(execution, key: begun.key, tracker: begun.tracker, logger: begun.logger)
+    }
+
+    /// Launches `executions` in their order: each one is `starting` before the next one is,
+    /// but the hosts' answers are not waited for (a Docker create and start take hundreds of
+    /// milliseconds on a busy engine, and the next execution's slot is free meanwhile).
+    public func launch(inOrder executions: [Execution]) async {
+        for execution in executions {
+            guard let begun = await begin(execution) else { continue }
+            Task { await self.start(execution, key: begun.key, tracker: begun.tracker, logger: begun.logger) }
+        }
+    }
+
+    /// Tracks an attempt of a `scheduled` execution and moves it to `starting`; `nil` when
+    /// it is not this supervisor's to start (already launched, moved on, host not open).
+    private func begin(_ execution: Execution) async -> (key: AttemptKey, tracker: Tracker, logger: Logger)? {
         var logger = self.logger
         logger[metadataKey: "execution"] = "\(execution.id)"
         guard execution.state == .scheduled, let host = execution.host else {
             logger.error("launch of an execution that is not scheduled", metadata: ["state": "\(execution.state)"])
-            return
+            return nil
         }
         logger[metadataKey: "host"] = "\(host)"
         let attempt = max(execution.attempts, 1)
         let key = AttemptKey(execution: execution.id, attempt: attempt)
         guard trackers[key] == nil else {
             logger.debug("attempt already being launched", metadata: ["attempt": "\(attempt)"])
-            return
+            return nil
         }
         let backend: PluginInstance
         do {
@@ -198,7 +226,7 @@ public actor ExecutionSupervisor {
         } catch {
             let failure = ExecutionFailure(code: "unavailable", message: "host \(host) is not available: \(error.message)")
             await endAttempt(key, from: .scheduled, to: .failed, failure, logger: logger)
-            return
+            return nil
         }
         // Tracked before the change to `starting`, so a stop that comes while the change is
         // being written finds the attempt and is applied once the handle is known.
@@ -207,9 +235,9 @@ public actor ExecutionSupervisor {
         let starting = await transition(execution.id, .scheduled, .starting, "starting on host \(host)", TransitionChanges(attempt: attempt), logger)
         guard starting else {
             untrack(key, tracker)
-            return
+            return nil
         }
-        await start(execution, key: key, tracker: tracker, logger: logger)
+        return (key, tracker, logger)
     }
 
     /// Asks the host to start an attempt of a `starting` execution (the plugin adopts an object
@@ -363,6 +391,20 @@ public actor ExecutionSupervisor {
         }
     }
 
+    /// Executions whose attempt's container has ended while the supervisor still stores its
+    /// logs and outputs: they are still `running` in the Store, but hold no slot on their host.
+    public var endingExecutions: Set<UUID> {
+        var ending = Set<UUID>()
+        for (key, tracker) in trackers where tracker.finished { ending.insert(key.execution) }
+        return ending
+    }
+
+    /// Sets what is called each time an attempt's container ends, before its logs and outputs
+    /// are stored (the scheduler places the next execution on the freed slot at once).
+    public func setSlotFreedHandler(_ handler: @escaping @Sendable () async -> Void) {
+        slotFreed = handler
+    }
+
     func apply(_ status: RuntimeStatus, to key: AttemptKey) async {
         guard let tracker = trackers[key], !tracker.finished else { return }
         guard let handle = tracker.handle else {
@@ -388,6 +430,8 @@ public actor ExecutionSupervisor {
             await recordRunning(tracker, key: key, status: status, logger: logger)
         case .exited, .failed:
             tracker.finished = true
+            // The container is gone: its slot is free now, before anything is written.
+            await slotFreed?()
             if status.state == .exited {
                 // It ran: say so now, not after its logs and outputs are in (a short run's
                 // `running` would otherwise wait for them).

@@ -8,7 +8,8 @@ import Synchronization
 /// One ``Scheduler`` runs in every server, but only the leader schedules: leadership is a
 /// ``LeaderLock`` from the Store (a PostgreSQL advisory lock held on a dedicated connection).
 /// The leader makes a pass whenever the Store notifies a change on the executions channel
-/// (create, every transition: so an ended attempt frees its slot at once), after a
+/// (create, every transition), when the supervisor sees an attempt's container end (its slot
+/// is free then, before its logs and outputs are stored), after a
 /// (re)connect of the listener, at the next timeout deadline, and at least every
 /// ``SchedulerConfiguration/fallbackInterval``. A pass:
 ///
@@ -86,6 +87,7 @@ public actor Scheduler: ExecutionControl {
             return
         }
         state = .running
+        await supervisor.setSlotFreedHandler { [weak self] in await self?.notified() }
         let notifications = store.notifications()
         let listener = Task { [weak self] in
             for await notification in notifications
@@ -267,7 +269,9 @@ public actor Scheduler: ExecutionControl {
         let hosts = await hostStates()
         let counts: [String: Int]
         do {
-            counts = try await store.activeExecutionCounts()
+            // An attempt whose container has ended holds no slot, though it is still `running`
+            // while its logs and outputs are stored: `max_concurrent` bounds containers.
+            counts = try await store.activeExecutionCounts(excluding: await supervisor.endingExecutions)
         } catch {
             logger.warning("could not count running executions", metadata: ["error": "\(error)"])
             return
@@ -324,9 +328,7 @@ public actor Scheduler: ExecutionControl {
         let supervisor = self.supervisor
         for host in order {
             let batch = byHost[host]!
-            Task {
-                for execution in batch { await supervisor.launch(execution) }
-            }
+            Task { await supervisor.launch(inOrder: batch) }
         }
     }
 

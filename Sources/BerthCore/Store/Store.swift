@@ -165,8 +165,9 @@ public protocol Store: Sendable {
     // MARK: Scheduler support (see docs/scheduler.md)
 
     /// How many executions each host holds: those in `scheduled`, `starting` or `running`
-    /// placed on it, keyed by host name. Hosts with none are absent.
-    func activeExecutionCounts() async throws(StoreError) -> [String: Int]
+    /// placed on it, keyed by host name, leaving out the executions in `excluded` (those
+    /// whose container has ended). Hosts with none are absent.
+    func activeExecutionCounts(excluding excluded: Set<UUID>) async throws(StoreError) -> [String: Int]
 
     /// Sets the state reason of executions waiting in `state` without a state change: no
     /// event row, no notification. A row is written only while it is still in `state` and only
@@ -220,12 +221,14 @@ public protocol Store: Sendable {
 
 extension Store {
     /// Default: counts by paging through ``listExecutions(_:)``.
-    public func activeExecutionCounts() async throws(StoreError) -> [String: Int] {
+    public func activeExecutionCounts(excluding excluded: Set<UUID>) async throws(StoreError) -> [String: Int] {
         var counts: [String: Int] = [:]
         var query = ExecutionQuery(states: [.scheduled, .starting, .running], limit: 1000)
         while true {
             let page = try await listExecutions(query)
-            for execution in page.executions { if let host = execution.host { counts[host, default: 0] += 1 } }
+            for execution in page.executions where !excluded.contains(execution.id) {
+                if let host = execution.host { counts[host, default: 0] += 1 }
+            }
             guard let next = page.next else { return counts }
             query.after = next
         }

@@ -2,16 +2,19 @@ public import BerthCore
 public import Foundation
 
 extension PostgresStore {
-    /// Executions in `scheduled`, `starting` or `running` per host (uses the state/host index).
-    public func activeExecutionCounts() async throws(StoreError) -> [String: Int] {
+    /// Executions in `scheduled`, `starting` or `running` per host but those in `excluded`
+    /// (uses the state index).
+    public func activeExecutionCounts(excluding excluded: Set<UUID>) async throws(StoreError) -> [String: Int] {
         try await perform("active_execution_counts") {
             let rows = try await pool.withConnection { connection in
                 try await connection.query(
                     """
                     SELECT host, count(*)::bigint AS n FROM executions
                     WHERE state IN ('scheduled', 'starting', 'running') AND host IS NOT NULL
+                      AND NOT (id = ANY($1::uuid[]))
                     GROUP BY host
-                    """
+                    """,
+                    [SQLValues.array(excluded.map { $0.uuidString.lowercased() })]
                 )
             }
             var counts: [String: Int] = [:]
