@@ -74,12 +74,22 @@ enum DockerBenchmarks {
             await watch.terminalCount(atLeast: submitted)
             return ContinuousClock.now - began
         }
+        // BERTH_PERF_RAW_SAME_CALLS=1: the raw workers also make the engine calls Berth makes
+        // per execution, to show how much of the difference those calls are.
+        let sameCalls = ProcessInfo.processInfo.environment["BERTH_PERF_RAW_SAME_CALLS"] == "1"
         func viaEngine(_ executions: Int) async throws -> Duration {
             let began = ContinuousClock.now
             try await workers(executions) {
                 let container = try await docker.create(image, ["true"])
                 try await docker.start(container)
                 _ = try await docker.wait(container)
+                if sameCalls {
+                    // What Berth asks of the engine besides: the logs (followed, then read once
+                    // more) and the outputs folder (a `true` container has none: a 404).
+                    _ = try await docker.logBytes(container)
+                    _ = try await docker.logBytes(container)
+                    _ = try? await docker.call("GET", "/containers/\(container)/archive?path=/berth/out")
+                }
                 try await docker.remove(container)
             }
             return ContinuousClock.now - began

@@ -11,7 +11,7 @@ struct RawDocker: Sendable {
         transport = CurlTransport(endpoint: .unixSocket(socket))
     }
 
-    private func call(_ method: String, _ path: String, _ body: JSONValue? = nil, timeout: Double = 120) async throws -> HTTPResponse {
+    func call(_ method: String, _ path: String, _ body: JSONValue? = nil, timeout: Double = 120) async throws -> HTTPResponse {
         let response = try await transport.send(HTTPRequest(
             method: method, path: "/v1.41" + path, headers: body == nil ? [:] : ["Content-Type": "application/json"],
             body: body?.serialized(), timeout: timeout))
