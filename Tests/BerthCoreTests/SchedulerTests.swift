@@ -234,25 +234,29 @@ struct SchedulerTests {
     @Test("a host without a configured limit uses its plugin's capacity")
     func pluginCapacity() async throws {
         try await Self.withScheduler(hosts: Self.hosts(simMaxConcurrent: 1)) { runtime in
-            let first = try await Self.submit(runtime.store, ["SIM_SECONDS": "1"])
+            // The first runs until cancelled: however slow the machine, the second finds it running.
+            let first = try await Self.submit(runtime.store, ["SIM_SECONDS": "300"])
             _ = try await Self.wait(runtime.store, first.id) { $0.state == .running }
             let second = try await Self.submit(runtime.store, ["SIM_SECONDS": "0.1"])
             let waiting = try await Self.wait(runtime.store, second.id) { $0.stateReason == "host sim at capacity 1/1" }
             #expect(waiting.state == .queued)
+            _ = try await runtime.scheduler.cancel(first.id, reason: "make room")
             #expect(try await Self.terminal(runtime.store, second.id).state == .succeeded)
-            #expect(try await runtime.store.execution(id: first.id)?.state == .succeeded)
+            #expect(try await runtime.store.execution(id: first.id)?.state == .cancelled)
         }
     }
 
     @Test("higher priority starts first; equal priority by age")
     func priorityOrder() async throws {
         try await Self.withScheduler(configuration: Self.configuration(maxConcurrent: ["sim": 1])) { runtime in
-            let blocker = try await Self.submit(runtime.store, ["SIM_SECONDS": "1"])
+            // The blocker holds the only slot until all four wait: then it is cancelled.
+            let blocker = try await Self.submit(runtime.store, ["SIM_SECONDS": "300"])
             _ = try await Self.wait(runtime.store, blocker.id) { $0.state == .running }
             let low = try await Self.submit(runtime.store, ["SIM_SECONDS": "0.05"], priority: 0)
             let high = try await Self.submit(runtime.store, ["SIM_SECONDS": "0.05"], priority: 5)
             let mid = try await Self.submit(runtime.store, ["SIM_SECONDS": "0.05"], priority: 1)
             let high2 = try await Self.submit(runtime.store, ["SIM_SECONDS": "0.05"], priority: 5)
+            _ = try await runtime.scheduler.cancel(blocker.id, reason: "make room")
             for execution in [low, high, mid, high2] {
                 #expect(try await Self.terminal(runtime.store, execution.id).state == .succeeded)
             }
