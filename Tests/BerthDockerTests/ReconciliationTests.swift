@@ -9,11 +9,11 @@ import Testing
 /// new one on the same store and server id, on the real Docker engine and PostgreSQL.
 @Suite("Reconciliation on Docker and PostgreSQL", .postgresServer, .serialized)
 struct ReconciliationTests {
-    private func runtime(_ store: PostgresStore, serverID: String) async throws -> (PluginHost, ExecutionSupervisor) {
+    private func runtime(_ store: PostgresStore, serverID: String, orphanGrace: Duration = .zero) async throws -> (PluginHost, ExecutionSupervisor) {
         let plugins = PluginHost(configuration: PluginHostConfiguration(hosts: [try RuntimeFixture.localHost()], serverID: serverID))
         await plugins.start()
         var options = ExecutionSupervisor.Options()
-        options.orphanGrace = .zero
+        options.orphanGrace = orphanGrace
         let supervisor = ExecutionSupervisor(store: store, plugins: plugins, options: options, logger: TestServer.logger)
         await supervisor.start()
         return (plugins, supervisor)
@@ -89,6 +89,38 @@ struct ReconciliationTests {
             _ = orphan
             await second.shutdown()
             await secondPlugins.shutdown()
+            await docker.backend.close()
+        }
+    }
+
+    @Test("an attempt whose end was written but whose container was not removed (the server died in between) loses its container at the next start, without the orphan grace")
+    func endedAttemptLeftBehind() async throws {
+        try await TestServer.withStore(maxConnections: 8) { store, _ in
+            let serverID = "berth-test-" + TestEnvironment.uniqueID()
+            // What a server leaves when it dies right after writing an end: the execution
+            // `succeeded`, its attempt unfinished, its exited container still on the engine.
+            let created = try await store.createExecution(NewExecution(
+                owner: "tester", image: TestEnvironment.localImage, args: ["true"], targetHost: "local"))
+            _ = try #require(try await store.claimQueued(host: "local", limit: 100).first { $0.id == created.id })
+            #expect(try await store.transition(created.id, from: .scheduled, to: .starting, reason: "test", changes: TransitionChanges(attempt: 1)).didWin)
+            let docker = try await DockerFixture.open(server: serverID)
+            let spec = ExecutionSpec(executionID: created.id.uuidString.lowercased(), attempt: 1, image: TestEnvironment.localImage, args: ["true"])
+            let handle = try await docker.backend.start(spec)
+            _ = try await TestPlugins.waitUntilFinal(docker.backend, handle)
+            _ = try await store.recordAttempt(Attempt(
+                executionID: created.id, number: 1, host: "local", runtimeHandle: handle.json.jsonText, startedAt: Date()))
+            #expect(try await store.transition(created.id, from: .starting, to: .running, reason: "test", changes: TransitionChanges(attempt: 1)).didWin)
+            #expect(try await store.transition(created.id, from: .running, to: .succeeded, reason: "test", changes: TransitionChanges(exitCode: 0, attempt: 1)).didWin)
+
+            // The orphan grace is a minute: only the new rule removes the container sooner.
+            let (plugins, supervisor) = try await runtime(store, serverID: serverID, orphanGrace: .seconds(60))
+            try await RuntimeFixture.until("the finished attempt's container is removed", timeout: .seconds(20)) {
+                try await docker.backend.list(labels: [BerthLabel.server: serverID]).isEmpty
+            }
+            #expect(try await store.attempts(of: created.id).allSatisfy { $0.finishedAt != nil })
+            #expect(try await store.execution(id: created.id)?.state == .succeeded)
+            await supervisor.shutdown()
+            await plugins.shutdown()
             await docker.backend.close()
         }
     }

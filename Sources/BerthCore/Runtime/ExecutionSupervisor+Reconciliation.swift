@@ -76,9 +76,21 @@ extension ExecutionSupervisor {
             }
             guard isSupervising, let execution = try? await store.execution(id: attempt.executionID), trackers[key] == nil else { continue }
             if execution.state.isTerminal || execution.attempts != attempt.number || execution.state == .queued {
-                // Decided already (cancelled, timed out, retried): the attempt only needs closing.
+                // Decided already (ended, cancelled, timed out, retried): the attempt only needs
+                // closing. An ended object of it is removed now, not after the orphan grace (a
+                // server that died between writing an end and removing the object left it).
                 try? await store.finishAttempt(executionID: key.execution, number: key.attempt, at: Date())
                 owned.remove(key)
+                if let object = byAttempt[key], object.status.isFinal, options.removeFinished, !execution.keep {
+                    byAttempt[key] = nil
+                    do {
+                        try await backend.remove(object.handle)
+                    } catch {
+                        logger.warning("could not remove the object of a finished attempt", metadata: [
+                            "execution": "\(key.execution)", "error": "\(error)",
+                        ])
+                    }
+                }
                 continue
             }
             if let object = byAttempt[key] {
