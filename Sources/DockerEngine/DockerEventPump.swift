@@ -93,7 +93,10 @@ final class DockerEventPump: Sendable {
             return
         case "die":
             let run = running.withLock { $0.removeValue(forKey: id) }
-            if let run, let startedAt = run.startedAt, let code = attributes["exitCode"].flatMap({ Int32($0) }) {
+            let code = attributes["exitCode"].flatMap { Int32($0) }
+            // A kill (137) may be the OOM killer's whose `oom` event comes after the `die`: only
+            // the inspect can tell then.
+            if let run, let startedAt = run.startedAt, let code, code != 137 || run.oomKilled {
                 // Everything is known from the stream: an inspect per exit cost a round trip on
                 // the path that frees the host's slot.
                 status = RuntimeStatus(
@@ -101,11 +104,10 @@ final class DockerEventPump: Sendable {
             } else if let response = try? await api.send("GET", "/containers/\(DockerAPI.pathSegment(id))/json"),
                       response.status == 200, let body = try? response.json()
             {
-                // Started before the stream saw it: the inspect has the start time.
+                // Started before the stream saw it, or killed: the inspect knows.
                 status = DockerEngineBackend.status(fromInspect: body)
             } else {
-                let code = attributes["exitCode"].flatMap { Int32($0) }
-                status = RuntimeStatus(state: .exited, exitCode: code, finishedAt: time)
+                status = RuntimeStatus(state: .exited, exitCode: code, startedAt: run?.startedAt, finishedAt: time)
             }
         default:
             return

@@ -93,12 +93,14 @@ struct ReconciliationTests {
         }
     }
 
-    @Test("an attempt whose end was written but whose container was not removed (the server died in between) loses its container at the next start, without the orphan grace")
-    func endedAttemptLeftBehind() async throws {
+    @Test(
+        "an ended execution whose container was not removed (the server died in between) loses it at the next start, without the orphan grace",
+        arguments: [false, true])
+    func endedAttemptLeftBehind(attemptClosed: Bool) async throws {
         try await TestServer.withStore(maxConnections: 8) { store, _ in
             let serverID = "berth-test-" + TestEnvironment.uniqueID()
             // What a server leaves when it dies right after writing an end: the execution
-            // `succeeded`, its attempt unfinished, its exited container still on the engine.
+            // `succeeded`, its exited container still on the engine.
             let created = try await store.createExecution(NewExecution(
                 owner: "tester", image: TestEnvironment.localImage, args: ["true"], targetHost: "local"))
             _ = try #require(try await store.claimQueued(host: "local", limit: 100).first { $0.id == created.id })
@@ -111,6 +113,8 @@ struct ReconciliationTests {
                 executionID: created.id, number: 1, host: "local", runtimeHandle: handle.json.jsonText, startedAt: Date()))
             #expect(try await store.transition(created.id, from: .starting, to: .running, reason: "test", changes: TransitionChanges(attempt: 1)).didWin)
             #expect(try await store.transition(created.id, from: .running, to: .succeeded, reason: "test", changes: TransitionChanges(exitCode: 0, attempt: 1)).didWin)
+            // Died before closing the attempt, or after closing it (an object no attempt owns).
+            if attemptClosed { try await store.finishAttempt(executionID: created.id, number: 1, at: Date()) }
 
             // The orphan grace is a minute: only the new rule removes the container sooner.
             let (plugins, supervisor) = try await runtime(store, serverID: serverID, orphanGrace: .seconds(60))

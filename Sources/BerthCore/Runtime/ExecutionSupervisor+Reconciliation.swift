@@ -245,7 +245,11 @@ extension ExecutionSupervisor {
             let id = prefix + object.handle.json.jsonText
             let firstSeen = orphansSeen[id] ?? now
             orphansSeen[id] = firstSeen
-            guard now - firstSeen >= options.orphanGrace else { continue }
+            if now - firstSeen < options.orphanGrace {
+                // The grace is for a start racing this pass. An ended object of an ended
+                // execution is none: its server died between closing the attempt and removing it.
+                guard object.status.isFinal, (try? await store.execution(id: key.execution))?.state.isTerminal == true else { continue }
+            }
             // Kept on purpose (`keep`) until retention: not an orphan yet.
             if await keeps(key.execution) { continue }
             do {
