@@ -59,6 +59,7 @@ struct API: Sendable {
         case (.healthz, _): return JSONBody.response(["status": "alive"])
         case (.readyz, _): return try await SystemStatus.ready(self.context, logger: context.logger)
         case (.openAPI, _): return JSONBody.response(openAPIDocument)
+        case (.metrics, _): return try await MetricsEndpoint.response(self.context)
         case (.createToken, _): return try await createToken(request, context: context)
         case (.listTokens, _): return try await listTokens()
         case (.revokeToken, _): return try await revokeToken(context)

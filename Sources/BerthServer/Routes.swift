@@ -8,7 +8,7 @@ import Hummingbird
 enum Operation: String, CaseIterable, Sendable {
     case submitExecution, listExecutions, getExecution, cancelExecution, getExecutionLogs, listExecutionEvents
     case getExecutionProgress, getExecutionResult, getExecutionArtifacts, streamEvents
-    case listHosts, listPlugins, healthz, readyz, openAPI
+    case listHosts, listPlugins, healthz, readyz, openAPI, metrics
     case createToken, listTokens, revokeToken
     // The job-service routes (``APIRoute/jobService``), registered only when configured.
     case runSimulation, getJobStatus, getJobResult, getJobProgress, getJobLogs, stopJob, listJobs, getJobInfo, jobServiceHealth
@@ -241,6 +241,11 @@ extension APIRoute {
                 RouteResponse(status: 200, description: "Ready", content: json("Status")),
                 RouteResponse(status: 503, description: "Not ready; `detail` says why", content: problem),
             ]),
+        APIRoute(
+            method: .get, path: "/metrics", operation: .metrics,
+            summary: "Metrics in Prometheus's text format (docs/operations.md lists the series)", tag: "system",
+            roles: [.admin, .viewer],
+            responses: [RouteResponse(status: 200, description: "The series", content: ["text/plain": ["type": "string"]])]),
         APIRoute(
             method: .get, path: "/openapi.json", operation: .openAPI,
             summary: "This document", tag: "system",

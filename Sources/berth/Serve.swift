@@ -5,9 +5,11 @@ import BerthCore
 import BerthServer
 import BerthPostgres
 import BerthSecrets
+import CoreMetrics
 import Hummingbird
 import Foundation
 import Logging
+import Prometheus
 
 /// `berth serve`: the server.
 struct Serve: AsyncParsableCommand {
@@ -34,6 +36,8 @@ struct Serve: AsyncParsableCommand {
             }
         }
         ServerSetup.bootstrapLogging(level: settings.logLevel)
+        // What Berth records goes to the process's Prometheus registry, served at GET /metrics.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory())
         let logger = Logger(label: "berth")
         logger.info("starting", metadata: [
             "config": "\(settings.file ?? "(defaults)")",

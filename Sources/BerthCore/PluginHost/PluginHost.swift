@@ -124,7 +124,10 @@ public actor PluginHost {
             return .failure(error)
         }
         do {
-            let instance = try await plugin.open(settings: host.settings, host: host.name, server: configuration.serverID)
+            let name = host.name
+            let instance = try await plugin.open(settings: host.settings, host: name, server: configuration.serverID) { operation, duration, failed in
+                BerthMetrics.pluginCall(host: name, operation: operation, duration: duration, failed: failed)
+            }
             logger.info("host opened", metadata: metadata)
             return .success(instance)
         } catch {

@@ -122,6 +122,7 @@ struct LogPump: Sendable {
         guard !batch.isEmpty else { return }
         do {
             try await store.appendLogs(NewLogChunk.coalesced(batch))
+            BerthMetrics.logBytesStored(batch.reduce(0) { $0 + $1.bytes.count })
         } catch {
             logger.error("could not store log chunks", metadata: ["error": "\(error)", "chunks": "\(batch.count)"])
         }

@@ -297,6 +297,10 @@ public actor Scheduler: ExecutionControl {
             logger.warning("could not claim queued executions", metadata: ["error": "\(error)"])
             return
         }
+        let now = Date()
+        for execution in claimed {
+            BerthMetrics.scheduled(host: execution.host ?? "", waited: now.timeIntervalSince(max(execution.createdAt, execution.notBefore ?? .distantPast)))
+        }
         launch(claimed)
         await recordWaiting(box.reasons.withLock { $0 })
     }

@@ -162,6 +162,10 @@ public protocol Store: Sendable {
     /// after every reconnect. Ends when the Store shuts down or the consumer stops.
     func notifications() -> AsyncStream<StoreNotification>
 
+    /// How many executions there are in each state on each host (`host`, else `target_host`,
+    /// else empty), for `GET /metrics`.
+    func executionCounts() async throws(StoreError) -> [ExecutionCount]
+
     // MARK: Scheduler support (see docs/scheduler.md)
 
     /// How many executions each host holds: those in `scheduled`, `starting` or `running`
@@ -219,7 +223,39 @@ public protocol Store: Sendable {
     func leaderLock(key: Int64) -> any LeaderLock
 }
 
+/// One row of ``Store/executionCounts()``.
+public struct ExecutionCount: Sendable, Hashable {
+    /// The state.
+    public var state: ExecutionState
+    /// Where the executions run or are aimed (empty: no host yet and none asked for).
+    public var host: String
+    /// How many.
+    public var count: Int
+
+    /// A row.
+    public init(state: ExecutionState, host: String, count: Int) {
+        self.state = state
+        self.host = host
+        self.count = count
+    }
+}
+
 extension Store {
+    /// Default: counts by paging through ``listExecutions(_:)``.
+    public func executionCounts() async throws(StoreError) -> [ExecutionCount] {
+        var counts: [ExecutionCount: Int] = [:]
+        var query = ExecutionQuery(limit: 1000)
+        while true {
+            let page = try await listExecutions(query)
+            for execution in page.executions {
+                counts[ExecutionCount(state: execution.state, host: execution.host ?? execution.targetHost ?? "", count: 0), default: 0] += 1
+            }
+            guard let next = page.next else { break }
+            query.after = next
+        }
+        return counts.map { ExecutionCount(state: $0.key.state, host: $0.key.host, count: $0.value) }
+    }
+
     /// Default: counts by paging through ``listExecutions(_:)``.
     public func activeExecutionCounts(excluding excluded: Set<UUID>) async throws(StoreError) -> [String: Int] {
         var counts: [String: Int] = [:]

@@ -116,7 +116,10 @@ public final class LoadedPlugin: Sendable {
     ///   - settings: the host's settings object from configuration.
     ///   - host: the target host's name (added to the settings as `host`).
     ///   - server: the Berth server id (added as `server`).
-    public func open(settings: JSONValue, host: String, server: String) async throws(PluginError) -> PluginInstance {
+    ///   - observer: told of every call the instance makes (for metrics), if given.
+    public func open(
+        settings: JSONValue, host: String, server: String, observer: PluginInstance.CallObserver? = nil
+    ) async throws(PluginError) -> PluginInstance {
         var members = settings.objectValue ?? [:]
         members["host"] = .string(host)
         members["server"] = .string(server)
@@ -129,7 +132,7 @@ public final class LoadedPlugin: Sendable {
         guard status == BERTH_STATUS_OK, let instance else {
             throw PluginCall.error(from: body, plugin: name)
         }
-        return PluginInstance(plugin: self, host: host, instance: InstancePointer(pointer: instance))
+        return PluginInstance(plugin: self, host: host, instance: InstancePointer(pointer: instance), observer: observer)
     }
 }
 

@@ -11,49 +11,55 @@ public final class PluginInstance: Backend {
     public let host: String
     private let instance: InstancePointer
     private let lifetime = InstanceLifetime()
+    private let observer: CallObserver?
 
-    init(plugin: LoadedPlugin, host: String, instance: InstancePointer) {
+    /// Told of each finished call: its operation (`start`, `inspect`, …), how long it took,
+    /// and whether it failed.
+    public typealias CallObserver = @Sendable (_ operation: String, _ duration: Duration, _ failed: Bool) -> Void
+
+    init(plugin: LoadedPlugin, host: String, instance: InstancePointer, observer: CallObserver? = nil) {
         self.plugin = plugin
         self.host = host
         self.instance = instance
+        self.observer = observer
     }
 
     private var table: berth_plugin_v1_t { plugin.table.table }
 
     public func health() async throws(PluginError) -> Health {
         let (instance, health) = (self.instance.pointer, table.health!)
-        let outcome = try await tracked { await PluginCall.run { health(instance, $0, $1) } }
+        let outcome = try await tracked("health") { await PluginCall.run { health(instance, $0, $1) } }
         return try PluginCall.decode(outcome, as: Health.self, plugin: plugin.name, operation: "health")
     }
 
     public func capacity() async throws(PluginError) -> Capacity {
         let (instance, capacity) = (self.instance.pointer, table.capacity!)
-        let outcome = try await tracked { await PluginCall.run { capacity(instance, $0, $1) } }
+        let outcome = try await tracked("capacity") { await PluginCall.run { capacity(instance, $0, $1) } }
         return try PluginCall.decode(outcome, as: Capacity.self, plugin: plugin.name, operation: "capacity")
     }
 
     public func start(_ spec: ExecutionSpec) async throws(PluginError) -> RuntimeHandle {
-        let outcome = try await send(spec.json, table.start!)
+        let outcome = try await send(spec.json, table.start!, "start")
         return try PluginCall.decode(outcome, as: RuntimeHandle.self, plugin: plugin.name, operation: "start")
     }
 
     public func inspect(_ handle: RuntimeHandle) async throws(PluginError) -> RuntimeStatus {
-        let outcome = try await send(handle.json, table.inspect!)
+        let outcome = try await send(handle.json, table.inspect!, "inspect")
         return try PluginCall.decode(outcome, as: RuntimeStatus.self, plugin: plugin.name, operation: "inspect")
     }
 
     public func stop(_ handle: RuntimeHandle, graceSeconds: Double) async throws(PluginError) {
-        let outcome = try await send(StopRequest(handle: handle, graceSeconds: graceSeconds).json, table.stop!)
+        let outcome = try await send(StopRequest(handle: handle, graceSeconds: graceSeconds).json, table.stop!, "stop")
         try PluginCall.check(outcome, plugin: plugin.name)
     }
 
     public func remove(_ handle: RuntimeHandle) async throws(PluginError) {
-        let outcome = try await send(handle.json, table.remove!)
+        let outcome = try await send(handle.json, table.remove!, "remove")
         try PluginCall.check(outcome, plugin: plugin.name)
     }
 
     public func list(labels: [String: String]) async throws(PluginError) -> [RuntimeObject] {
-        let outcome = try await send(ListRequest(labels: labels).json, table.list!)
+        let outcome = try await send(ListRequest(labels: labels).json, table.list!, "list")
         return try PluginCall.decode(outcome, as: ListResponse.self, plugin: plugin.name, operation: "list").items
     }
 
@@ -97,12 +103,16 @@ public final class PluginInstance: Backend {
     }
 
     /// Runs a call registered with the lifetime, so `close` waits for it.
-    private func tracked(_ call: () async -> PluginCall.Outcome) async throws(PluginError) -> PluginCall.Outcome {
+    private func tracked(_ operation: String, _ call: () async -> PluginCall.Outcome) async throws(PluginError) -> PluginCall.Outcome {
         guard lifetime.enterCall() else {
             throw PluginError(.unavailable, "host \(host): the \(plugin.name) instance is closed")
         }
         defer { lifetime.leaveCall() }
-        return await call()
+        guard let observer else { return await call() }
+        let began = ContinuousClock.now
+        let outcome = await call()
+        observer(operation, ContinuousClock.now - began, outcome.status != BERTH_STATUS_OK)
+        return outcome
     }
 
     /// The C signature shared by operations that take one request body.
@@ -110,9 +120,9 @@ public final class PluginInstance: Backend {
         OpaquePointer?, UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?, berth_completion_fn?
     ) -> Void
 
-    private func send(_ request: JSONValue, _ operation: BodyOperation) async throws(PluginError) -> PluginCall.Outcome {
+    private func send(_ request: JSONValue, _ operation: BodyOperation, _ name: String) async throws(PluginError) -> PluginCall.Outcome {
         let instance = self.instance.pointer
-        return try await tracked {
+        return try await tracked(name) {
             await PluginCall.run { context, done in
                 Payload.withBytes(request) { bytes, length in
                     operation(instance, bytes, length, context, done)
