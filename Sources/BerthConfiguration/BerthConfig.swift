@@ -105,6 +105,16 @@ public struct BerthConfig: Sendable, Hashable {
     public var defaultHost: String?
     /// swift-log level name (`log_level`).
     public var logLevel: String
+    /// How log lines are written (`log.format`).
+    public var logFormat: LogFormat = .text
+
+    /// How log lines are written.
+    public enum LogFormat: String, Sendable, CaseIterable {
+        /// swift-log's plain lines.
+        case text
+        /// One JSON object per line.
+        case json
+    }
     /// The largest request body the API accepts (`limits.max_body_bytes`).
     public var maxBodyBytes: Int
     /// The target hosts, in file order (`hosts`).
@@ -254,7 +264,7 @@ public struct BerthConfig: Sendable, Hashable {
     // MARK: - Reading the document
 
     private static let topKeys: Set = [
-        "listen", "database", "data_dir", "plugin_dirs", "server_id", "default_host", "log_level", "limits", "hosts",
+        "listen", "database", "data_dir", "plugin_dirs", "server_id", "default_host", "log_level", "log", "limits", "hosts",
         "leader_failover_seconds", "secrets", "outputs", "inputs", "retention", "webhooks", "job_service",
     ]
 
@@ -325,6 +335,19 @@ public struct BerthConfig: Sendable, Hashable {
         guard logLevels.contains(logLevel) else {
             throw JSONError(location: "log_level", reason: "unknown level '\(logLevel)' (one of \(logLevels.joined(separator: ", ")))")
         }
+        var logFormat = LogFormat.text
+        if let value = root.value("log") {
+            let reader = try JSONObjectReader(value, path: "log")
+            try rejectUnknown(reader, allowed: ["format"])
+            if let name = try reader.optionalString("format") {
+                guard let format = LogFormat(rawValue: name) else {
+                    throw JSONError(
+                        location: "log.format",
+                        reason: "unknown format '\(name)' (one of \(LogFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                logFormat = format
+            }
+        }
         var hosts: [Host] = []
         if let value = root.value("hosts") {
             guard let elements = value.arrayValue else {
@@ -348,6 +371,7 @@ public struct BerthConfig: Sendable, Hashable {
             hosts: hosts)
         config.serverIDIsConfigured = configuredServerID != nil
         config.limits = limits
+        config.logFormat = logFormat
         if let value = root.value("secrets") {
             let reader = try JSONObjectReader(value, path: "secrets")
             try rejectUnknown(reader, allowed: ["key_file"])

@@ -19,7 +19,7 @@ struct DB: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try ServerSetup.loadConfig(config)
-            ServerSetup.bootstrapLogging(level: settings.logLevel)
+            ServerSetup.bootstrapLogging(level: settings.logLevel, format: settings.logFormat)
             let logger = Logger(label: "berth.db")
             let opened = try await OpenedStore.openMigrated(settings, logger: logger)
             await opened.close(logger: logger)

@@ -35,7 +35,7 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCodes.failure
             }
         }
-        ServerSetup.bootstrapLogging(level: settings.logLevel)
+        ServerSetup.bootstrapLogging(level: settings.logLevel, format: settings.logFormat)
         // What Berth records goes to the process's Prometheus registry, served at GET /metrics.
         MetricsSystem.bootstrap(PrometheusMetricsFactory())
         let logger = Logger(label: "berth")

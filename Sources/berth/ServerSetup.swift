@@ -1,5 +1,6 @@
 import ArgumentParser
 import BerthConfiguration
+import BerthCore
 import Foundation
 import Logging
 
@@ -18,13 +19,20 @@ enum ServerSetup {
         }
     }
 
-    /// Sends swift-log to stderr at `level` (a `log_level` name).
-    static func bootstrapLogging(level: String) {
+    /// Sends swift-log to stderr at `level` (a `log_level` name), as plain or JSON lines (`log.format`).
+    static func bootstrapLogging(level: String, format: BerthConfig.LogFormat) {
         let logLevel = Logger.Level(rawValue: level) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
+            switch format {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = logLevel
+                return handler
+            case .json:
+                var handler = JSONLinesLogHandler(label: label)
+                handler.logLevel = logLevel
+                return handler
+            }
         }
     }
 }

@@ -18,6 +18,7 @@ struct ConfigurationTests {
         server_id: berth-a
         default_host: local
         log_level: debug
+        log: {format: json}
         leader_failover_seconds: 4
         outputs: {max_log_bytes: 4096, max_artifact_bytes: 2048}
         inputs: {config_path: /work/config.json}
@@ -55,6 +56,8 @@ struct ConfigurationTests {
 
     @Test func readsEveryKey() throws {
         let config = try BerthConfig.parse(yaml: Self.full, file: "berth.yaml")
+        #expect(config.logFormat == .json)
+        #expect(try BerthConfig.parse(yaml: "data_dir: /x", file: "b.yaml").logFormat == .text)
         #expect(config.listen == BerthConfig.Listen(host: "0.0.0.0", port: 9090))
         #expect(config.databaseURL == "postgresql://berth@db/berth")
         #expect(config.dataDirectory == "/srv/berth")
@@ -198,13 +201,15 @@ struct ConfigurationTests {
     @Test(arguments: [
         ("listen: {port: 8080, hots: x}", "f.yaml: listen.hots: unknown key (expected one of host, port, tls)"),
         ("listen: {tls: {certificate_file: c.pem}}", "f.yaml: listen.tls.key_file: is required"),
-        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, inputs, job_service, leader_failover_seconds, limits, listen, log_level, outputs, plugin_dirs, retention, secrets, server_id, webhooks)"),
+        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, inputs, job_service, leader_failover_seconds, limits, listen, log, log_level, outputs, plugin_dirs, retention, secrets, server_id, webhooks)"),
         ("listen: {port: http}", "f.yaml: listen.port: expected an integer, found string"),
         ("listen: {port: 0}", "f.yaml: listen.port: expected a port number from 1 to 65535, found 0"),
         ("database: {url: 5}", "f.yaml: database.url: expected a string, found number"),
         ("plugin_dirs: /opt", "f.yaml: plugin_dirs: expected an array of strings, found string"),
         ("plugin_dirs: [/opt, 3]", "f.yaml: plugin_dirs[1]: expected a string, found number"),
         ("log_level: loud", "f.yaml: log_level: unknown level 'loud' (one of trace, debug, info, notice, warning, error, critical)"),
+        ("log: {format: xml}", "f.yaml: log.format: unknown format 'xml' (one of text, json)"),
+        ("log: {level: info}", "f.yaml: log.level: unknown key (expected one of format)"),
         ("limits: {max_body_bytes: 10}", "f.yaml: limits.max_body_bytes: must be at least 1024, found 10"),
         ("limits: {max_header_bytes: 100}", "f.yaml: limits.max_header_bytes: must be from 1024 to 1048576, found 100"),
         ("limits: {idle_timeout_seconds: 0}", "f.yaml: limits.idle_timeout_seconds: must be from 1 to 3600, found 0.0"),

@@ -25,6 +25,7 @@ struct EndToEndTests {
             server_id: berth-e2e-\(port)
             default_host: local
             log_level: info
+            log: {format: json}
             hosts:
               - name: local
                 plugin: docker
@@ -219,7 +220,13 @@ struct EndToEndTests {
         let last = try await server.wait(timeout: 90)
         stopped = true
         #expect(last.status == 0, "stderr:\n\(last.stderr)")
-        #expect(last.stderr.contains("adopted an attempt"), "the second server adopted the running attempt")
+        // `log: {format: json}`: every log line is a JSON object, its metadata as fields.
+        let lines = last.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }.map { try? JSONValue(parsing: Array($0.utf8)) }
+        #expect(!lines.isEmpty && lines.allSatisfy { $0?["time"]?.stringValue != nil && $0?["level"]?.stringValue != nil && $0?["message"] != nil })
+        let adoption = lines.compactMap { $0 }.first { $0["message"] == "adopted an attempt" }
+        #expect(adoption?["execution"]?.stringValue?.lowercased() == survivorID.lowercased(), "the second server adopted the running attempt")
+        #expect(adoption?["label"] == "berth.supervisor")
+        #expect(adoption?["level"] == "notice")
     }
 }
 
