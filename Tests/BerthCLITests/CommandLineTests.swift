@@ -46,6 +46,15 @@ struct CommandLineTests {
     }
 
     /// Golden help text (COLUMNS=100), so a changed option or wording is a visible diff.
+    @Test("completion scripts for bash, zsh and fish name every command and option", arguments: ["bash", "zsh", "fish"])
+    func completionScripts(shell: String) async throws {
+        let result = try await Subprocess.berth(["--generate-completion-script", shell])
+        #expect(result.status == 0, "\(result.stderr)")
+        for word in ["run", "submit", "logs", "ps", "cancel", "serve", "follow", "host"] {
+            #expect(result.stdout.contains(word), "\(shell) script lacks \(word)")
+        }
+    }
+
     @Test func psHelpIsGolden() async throws {
         let result = try await Subprocess.berth(["ps", "--help"], environment: ["COLUMNS": "100"])
         #expect(result.status == 0)
