@@ -97,7 +97,8 @@ import Testing
         await #expect { try await pool.send(HTTPRequest(method: "GET", path: "/slow", timeout: 0.2)) } throws: {
             ($0 as? PluginError)?.code == .timeout
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Well before the server's 30 s answer (loose: CI's loaded machine once took 5.4 s).
+        #expect(ContinuousClock.now - start < .seconds(15))
         // The timed-out connection was discarded; its slot is free again.
         try await Task.sleep(for: .milliseconds(100))
         #expect(pool.openConnections == 0)

@@ -112,7 +112,7 @@ struct LimitTests {
                 return (recv(slow, &buffer, buffer.count, 0), ContinuousClock.now - started)
             }
             #expect(read == 0, "the server should close the stalled connection (read \(read))")
-            #expect(waited >= .milliseconds(800) && waited < .seconds(4), "closed after \(waited)")
+            #expect(waited >= .milliseconds(800) && waited < .seconds(15), "closed after \(waited)")
 
             let answer = try await RawConnection.exchange(port, Array("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
             #expect(String(decoding: answer, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
@@ -144,7 +144,7 @@ struct LimitTests {
                 return nil
             }
             let after = try #require(closedAfter, "the trickling connection should have been closed")
-            #expect(after >= .milliseconds(1300) && after < .seconds(4), "closed after \(after)")
+            #expect(after >= .milliseconds(1300) && after < .seconds(15), "closed after \(after)")
 
             // A follow's answer streams past the deadline: only requests are timed.
             let execution = try await h.submit(["image": "x"])

@@ -132,7 +132,7 @@ extension ServerTests {
             _ = try await h.store.transition(id, from: .running, to: .succeeded, reason: "test", changes: TransitionChanges(exitCode: 0))
             let response = try await follower.value
             let end = try #require(finished.withLock { $0 })
-            #expect(end - ended < .seconds(2))
+            #expect(end - ended < .seconds(15))  // it ends with the execution (loose: two shared cores)
             #expect(response.status == .ok)
             let data = try response.text.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
             #expect(data.compactMap { $0["data"]?.stringValue } == ["before\n", "during-1\n", "during-2\n", "last\n"])
@@ -193,7 +193,9 @@ extension ServerTests {
             let cancelled = ContinuousClock.now
             #expect(try await h.request(.post, "/v1/executions/\(idText)/cancel").status == .ok)
             let response = try await follower.value
-            #expect(ContinuousClock.now - cancelled < .seconds(2))
+            // It ends because of the cancel (a follow of a live execution never ends on its own);
+            // the bound is loose: CI's loaded machine once took 2.1 s.
+            #expect(ContinuousClock.now - cancelled < .seconds(15))
             #expect(response.text == "out\n")
         }
     }

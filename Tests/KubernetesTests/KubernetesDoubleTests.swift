@@ -346,7 +346,7 @@ struct KubernetesDoubleTests {
             let clock = ContinuousClock()
             let started = clock.now
             let quiet = try await client.watch("\(Self.pods)?watch=true&resourceVersion=\(current)&allowWatchBookmarks=true&timeoutSeconds=1") { _ in false }
-            #expect(clock.now - started < .seconds(5))
+            #expect(clock.now - started < .seconds(15))  // timeoutSeconds=1 ended it (loose: two shared cores)
             #expect(!quiet.isEmpty && quiet.allSatisfy { $0["type"]?.stringValue == "BOOKMARK" })
             #expect(quiet.last?["object"]?["metadata"]?["resourceVersion"]?.stringValue == String(current))
             // Without a resourceVersion, existing pods come first as ADDED.
