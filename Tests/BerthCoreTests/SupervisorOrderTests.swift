@@ -41,6 +41,27 @@ struct SupervisorOrderTests {
         }
     }
 
+    @Test("an end being recorded (200,000 lines to store) does not hold up the host's next reports: a later short run ends first")
+    func endsDoNotQueue() async throws {
+        try await SchedulerTests.withScheduler { runtime in
+            // Both exit while running (so their ends come through the host's event stream); the
+            // long one's lines come faster than they are stored, so its end takes seconds.
+            let long = try await SchedulerTests.submit(runtime.store, ["SIM_SECONDS": "0.5", "SIM_LINES": "200000"])
+            let short = try await SchedulerTests.submit(runtime.store, ["SIM_SECONDS": "1"])
+            for id in [long.id, short.id] {
+                #expect(try await SchedulerTests.terminal(runtime.store, id, timeout: .seconds(60)).state == .succeeded)
+            }
+            func succeededSeq(_ id: UUID) async throws -> Int64 {
+                try #require(try await runtime.store.events(of: id, afterSeq: nil, limit: 100).first { $0.toState == .succeeded }?.seq)
+            }
+            // The short run exited while the long one's output was still being stored.
+            let longEnd = try #require(try await runtime.store.execution(id: long.id)?.finishedAt)
+            let shortEnd = try #require(try await runtime.store.execution(id: short.id)?.finishedAt)
+            #expect(longEnd < shortEnd)
+            #expect(try await succeededSeq(short.id) < succeededSeq(long.id))
+        }
+    }
+
     @Test("a start that fails is recorded as failed, never taken for an interrupted one, while reconciliation runs all the time")
     func failedStartsWhileReconciling() async throws {
         var options = ExecutionSupervisor.Options()
