@@ -69,7 +69,7 @@ let package = Package(
             dependencies: [
                 "BerthPluginKit", "TarFormat",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

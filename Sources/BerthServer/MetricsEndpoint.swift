@@ -24,9 +24,10 @@ enum MetricsEndpoint {
         let queued = counts.filter { $0.state == .queued }.reduce(0) { $0 + $1.count }
         text += "# HELP berth_queue_depth Executions waiting to be placed.\n# TYPE berth_queue_depth gauge\nberth_queue_depth \(queued)\n"
         text += "# HELP berth_host_up Whether a configured host answers its health check (1) or not (0).\n# TYPE berth_host_up gauge\n"
-        for host in await SystemStatus.hosts(context.plugins) {
-            guard let name = host["name"]?.stringValue else { continue }
-            text += "berth_host_up{host=\"\(escape(name))\"} \(host["health"]?["ok"]?.boolValue == true ? 1 : 0)\n"
+        let records = await context.plugins.hosts
+        let up = await SystemStatus.eachHost(records) { await SystemStatus.health(of: $0).ok }
+        for (record, ok) in zip(records, up) {
+            text += "berth_host_up{host=\"\(escape(record.configuration.name))\"} \(ok ? 1 : 0)\n"
         }
         var bytes = Array(text.utf8)
         PrometheusMetricsFactory.defaultRegistry.emit(into: &bytes)

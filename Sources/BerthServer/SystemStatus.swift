@@ -12,14 +12,20 @@ enum SystemStatus {
     /// Every configured host, asked for health and capacity concurrently, each call bounded by
     /// ``hostCallTimeout`` so one slow host does not stall the list.
     static func hosts(_ plugins: PluginHost) async -> [JSONValue] {
-        let records = await plugins.hosts
-        return await withTaskGroup(of: (Int, JSONValue).self) { group in
+        await eachHost(await plugins.hosts, describe)
+    }
+
+    /// `body` of every host record at once, in the records' order.
+    static func eachHost<Value: Sendable>(
+        _ records: [PluginHost.HostRecord], _ body: @escaping @Sendable (PluginHost.HostRecord) async -> Value
+    ) async -> [Value] {
+        await withTaskGroup(of: (Int, Value).self) { group in
             for (index, record) in records.enumerated() {
-                group.addTask { (index, await describe(record)) }
+                group.addTask { (index, await body(record)) }
             }
-            var described = [JSONValue](repeating: .null, count: records.count)
-            for await (index, value) in group { described[index] = value }
-            return described
+            var values = [Value?](repeating: nil, count: records.count)
+            for await (index, value) in group { values[index] = value }
+            return values.map { $0! }
         }
     }
 
@@ -34,17 +40,12 @@ enum SystemStatus {
             object["health"] = ["ok": false, "message": .string(error.message)]
             object["error"] = ["code": .string(error.code.rawValue), "message": .string(error.description)]
         case .success(let instance):
-            async let health = withTimeout(hostCallTimeout) { () async -> Result<Health, PluginError> in
-                do throws(PluginError) { return .success(try await instance.health()) } catch { return .failure(error) }
-            }
+            async let health = health(of: instance)
             async let capacity = withTimeout(hostCallTimeout) { () async -> Result<Capacity, PluginError> in
                 do throws(PluginError) { return .success(try await instance.capacity()) } catch { return .failure(error) }
             }
-            switch await health {
-            case .success(let health)?: object["health"] = ["ok": .bool(health.ok), "message": .string(health.message)]
-            case .failure(let error)?: object["health"] = ["ok": false, "message": .string(error.description)]
-            case nil: object["health"] = ["ok": false, "message": .string("no answer within \(hostCallTimeout.components.seconds) seconds")]
-            }
+            let (ok, message) = await health
+            object["health"] = ["ok": .bool(ok), "message": .string(message)]
             if case .success(let capacity)? = await capacity {
                 object["capacity"] = [
                     "max_concurrent": .number(Double(capacity.maxConcurrent)), "running": .number(Double(capacity.running)),
@@ -52,6 +53,26 @@ enum SystemStatus {
             }
         }
         return .object(object)
+    }
+
+    /// Whether a host answers its health check within ``hostCallTimeout``, and what it says
+    /// (or why it did not answer).
+    static func health(of record: PluginHost.HostRecord) async -> (ok: Bool, message: String) {
+        switch record.result {
+        case .failure(let error): (false, error.message)
+        case .success(let instance): await health(of: instance)
+        }
+    }
+
+    private static func health(of instance: PluginInstance) async -> (ok: Bool, message: String) {
+        let answer = await withTimeout(hostCallTimeout) { () async -> Result<Health, PluginError> in
+            do throws(PluginError) { return .success(try await instance.health()) } catch { return .failure(error) }
+        }
+        switch answer {
+        case .success(let health)?: return (health.ok, health.message)
+        case .failure(let error)?: return (false, error.description)
+        case nil: return (false, "no answer within \(hostCallTimeout.components.seconds) seconds")
+        }
     }
 
     /// Every plugin file examined, loaded or not.

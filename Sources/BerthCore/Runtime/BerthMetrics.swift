@@ -1,5 +1,4 @@
-import CoreMetrics
-import Foundation
+import Metrics
 
 /// What Berth records as it runs, through swift-metrics: nothing until the executable
 /// bootstraps a backend (`berth serve` bootstraps Prometheus and serves it at `GET /metrics`;
@@ -9,29 +8,19 @@ enum BerthMetrics {
     /// `berth_plugin_call_errors_total{host,operation}` when it failed.
     static func pluginCall(host: String, operation: String, duration: Duration, failed: Bool) {
         let dimensions = [("host", host), ("operation", operation)]
-        Timer(label: "berth_plugin_call_duration_seconds", dimensions: dimensions).recordNanoseconds(duration.nanoseconds)
+        Timer(label: "berth_plugin_call_duration_seconds", dimensions: dimensions).record(duration: duration)
         if failed { Counter(label: "berth_plugin_call_errors_total", dimensions: dimensions).increment() }
     }
 
     /// An execution placed on a host: `berth_scheduling_latency_seconds{host}`, the time from
     /// its submission (or from when a retry made it eligible again) to its placement.
     static func scheduled(host: String, waited seconds: Double) {
-        Timer(label: "berth_scheduling_latency_seconds", dimensions: [("host", host)])
-            .recordNanoseconds(Int64(max(seconds, 0) * 1e9))
+        Timer(label: "berth_scheduling_latency_seconds", dimensions: [("host", host)]).recordSeconds(max(seconds, 0))
     }
 
     /// Log bytes written to the Store: `berth_log_bytes_stored_total`.
     static func logBytesStored(_ bytes: Int) {
         guard bytes > 0 else { return }
         Counter(label: "berth_log_bytes_stored_total").increment(by: bytes)
-    }
-}
-
-extension Duration {
-    /// The whole duration in nanoseconds (saturating).
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : whole &+ attoseconds / 1_000_000_000
     }
 }

@@ -75,22 +75,11 @@ extension ExecutionSupervisor {
                 continue
             }
             guard isSupervising, let execution = try? await store.execution(id: attempt.executionID), trackers[key] == nil else { continue }
-            if execution.state.isTerminal || execution.attempts != attempt.number || execution.state == .queued {
+            if Self.isDecided(key.attempt, of: execution) {
                 // Decided already (ended, cancelled, timed out, retried): the attempt only needs
-                // closing. An ended object of it is removed now, not after the orphan grace (a
-                // server that died between writing an end and removing the object left it).
+                // closing; an object of it left behind is an orphan (removed below).
                 try? await store.finishAttempt(executionID: key.execution, number: key.attempt, at: Date())
                 owned.remove(key)
-                if let object = byAttempt[key], object.status.isFinal, options.removeFinished, !execution.keep {
-                    byAttempt[key] = nil
-                    do {
-                        try await backend.remove(object.handle)
-                    } catch {
-                        logger.warning("could not remove the object of a finished attempt", metadata: [
-                            "execution": "\(key.execution)", "error": "\(error)",
-                        ])
-                    }
-                }
                 continue
             }
             if let object = byAttempt[key] {
@@ -234,6 +223,12 @@ extension ExecutionSupervisor {
         return LogResumePoint(since: Timestamp(nanosecondsSinceEpoch: micros * 1000), alreadyDelivered: atNewest, granularity: 1000)
     }
 
+    /// Whether `execution` has moved past attempt `number`: it ended, or it is waiting for (or
+    /// on) a later attempt.
+    private static func isDecided(_ number: Int, of execution: Execution) -> Bool {
+        execution.state.isTerminal || execution.attempts != number || execution.state == .queued
+    }
+
     /// Removes runtime objects no unfinished execution owns, once seen so for the grace period
     /// (unless their execution keeps them: `keep`, within retention).
     private func removeOrphans(_ orphans: [AttemptKey: RuntimeObject], host: String, backend: PluginInstance, logger: Logger) async {
@@ -246,9 +241,11 @@ extension ExecutionSupervisor {
             let firstSeen = orphansSeen[id] ?? now
             orphansSeen[id] = firstSeen
             if now - firstSeen < options.orphanGrace {
-                // The grace is for a start racing this pass. An ended object of an ended
-                // execution is none: its server died between closing the attempt and removing it.
-                guard object.status.isFinal, (try? await store.execution(id: key.execution))?.state.isTerminal == true else { continue }
+                // The grace is for a start racing this pass. An ended object of a decided attempt
+                // is none: its server died between recording the end and removing the object.
+                guard object.status.isFinal, let execution = try? await store.execution(id: key.execution),
+                      Self.isDecided(key.attempt, of: execution)
+                else { continue }
             }
             // Kept on purpose (`keep`) until retention: not an orphan yet.
             if await keeps(key.execution) { continue }

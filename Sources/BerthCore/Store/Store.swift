@@ -224,7 +224,7 @@ public protocol Store: Sendable {
 }
 
 /// One row of ``Store/executionCounts()``.
-public struct ExecutionCount: Sendable, Hashable {
+public struct ExecutionCount: Sendable, Equatable {
     /// The state.
     public var state: ExecutionState
     /// Where the executions run or are aimed (empty: no host yet and none asked for).
@@ -243,17 +243,17 @@ public struct ExecutionCount: Sendable, Hashable {
 extension Store {
     /// Default: counts by paging through ``listExecutions(_:)``.
     public func executionCounts() async throws(StoreError) -> [ExecutionCount] {
-        var counts: [ExecutionCount: Int] = [:]
+        var counts: [ExecutionState: [String: Int]] = [:]
         var query = ExecutionQuery(limit: 1000)
         while true {
             let page = try await listExecutions(query)
             for execution in page.executions {
-                counts[ExecutionCount(state: execution.state, host: execution.host ?? execution.targetHost ?? "", count: 0), default: 0] += 1
+                counts[execution.state, default: [:]][execution.host ?? execution.targetHost ?? "", default: 0] += 1
             }
             guard let next = page.next else { break }
             query.after = next
         }
-        return counts.map { ExecutionCount(state: $0.key.state, host: $0.key.host, count: $0.value) }
+        return counts.flatMap { state, hosts in hosts.map { ExecutionCount(state: state, host: $0.key, count: $0.value) } }
     }
 
     /// Default: counts by paging through ``listExecutions(_:)``.
