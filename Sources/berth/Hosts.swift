@@ -26,7 +26,10 @@ struct Hosts: AsyncParsableCommand {
             let message = host["error"]?["message"]?.stringValue ?? host["health"]?["message"]?.stringValue ?? "-"
             return [Listing.text(host, "name"), Listing.text(host, "plugin"), health, load, message]
         }
-        Terminal.line(Terminal.table(["NAME", "PLUGIN", "HEALTH", "RUNNING", "MESSAGE"], rows))
+        let style = TerminalStyle.of(1)
+        Terminal.line(Terminal.table(["NAME", "PLUGIN", "HEALTH", "RUNNING", "MESSAGE"], rows) { column, cell, padded in
+            column == 2 ? style.paint(padded, cell == "ok" ? .green : cell == "unhealthy" ? .red : nil) : padded
+        })
     }
 }
 

@@ -25,9 +25,18 @@ struct Logs: AsyncParsableCommand {
         let api = client.client()
         try await withClientErrors {
             let id = try await IDs.resolve(id, with: api)
+            // The status line only while following: a plain read prints the output as stored.
+            let status = follow && !client.json ? LiveStatus.onTerminal(for: id) : nil
+            let refreshing = status?.refreshing(from: api)
+            defer {
+                refreshing?.cancel()
+                status?.finish()
+            }
             for try await line in api.logs(id, follow: follow, stream: stream, since: since) {
                 if client.json {
                     Terminal.line(line.json.jsonText)
+                } else if let status {
+                    status.write(line)
                 } else {
                     Terminal.write(Array(line.data.utf8), to: line.stream == .stderr ? 2 : 1)
                 }

@@ -47,11 +47,12 @@ struct Ps: AsyncParsableCommand {
             Terminal.printJSON(.array(page.executions.map(\.json)))
             return
         }
-        Terminal.line(Self.table(page.executions, now: Timestamp.now()))
+        Terminal.line(Self.table(page.executions, now: Timestamp.now(), style: .of(1)))
     }
 
-    /// The text table: ID, NAME, IMAGE, STATE, HOST, AGE, DURATION.
-    static func table(_ executions: [ExecutionView], now: Timestamp) -> String {
+    /// The text table: ID, NAME, IMAGE, STATE, HOST, AGE, DURATION; the state in its colour
+    /// when `style` has colours.
+    static func table(_ executions: [ExecutionView], now: Timestamp, style: TerminalStyle = TerminalStyle(colours: false)) -> String {
         let rows = executions.map { execution -> [String] in
             var state = execution.state
             if let code = execution.exitCode, execution.isTerminal { state += " (\(code))" }
@@ -64,6 +65,11 @@ struct Ps: AsyncParsableCommand {
                 execution.host ?? execution.targetHost ?? "-", age, duration,
             ]
         }
-        return Terminal.table(["ID", "NAME", "IMAGE", "STATE", "HOST", "AGE", "DURATION"], rows)
+        let stateColumn = 3
+        return Terminal.table(["ID", "NAME", "IMAGE", "STATE", "HOST", "AGE", "DURATION"], rows) { column, cell, padded in
+            guard column == stateColumn else { return padded }
+            let state = String(cell.prefix { $0 != " " })
+            return style.paint(padded, TerminalStyle.colour(ofState: state))
+        }
     }
 }

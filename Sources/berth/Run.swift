@@ -36,21 +36,44 @@ struct Run: AsyncParsableCommand {
             if client.json { Terminal.printJSON(execution.json) } else { Terminal.line(execution.id) }
             return
         }
-        let interrupts = CancelOnInterrupt(client: api, id: execution.id)
+        let status = client.json ? nil : LiveStatus.onTerminal(for: execution.id)
+        let interrupts = CancelOnInterrupt(client: api, id: execution.id, status: status)
         defer { interrupts.stop() }
-        let final = try await withClientErrors {
-            try await Self.follow(execution.id, client: api)
+        let refreshing = status?.refreshing(from: api)
+        let final: ExecutionView
+        do {
+            defer {
+                refreshing?.cancel()
+                status?.finish()
+            }
+            final = try await withClientErrors {
+                try await Self.follow(execution.id, client: api, status: status)
+            }
         }
         if client.json { Terminal.printJSON(final.json) }
         let code = Self.exitCode(for: final)
-        if let message = Self.explanation(for: final) { Terminal.error(message) }
+        if let message = Self.explanation(for: final) {
+            Terminal.error(message)
+        } else if status != nil {
+            Terminal.error(Self.summary(of: final, style: .of(2)))
+        }
         if code != 0 { throw ExitCode(code) }
+    }
+
+    /// `succeeded 3f0c1a2b in 12s`: the last line on a terminal after a successful run.
+    static func summary(of execution: ExecutionView, style: TerminalStyle) -> String {
+        var text = style.paint(execution.state, TerminalStyle.colour(ofState: execution.state)) + " \(execution.id.prefix(8))"
+        if let start = execution.startedAt, let end = execution.finishedAt {
+            text += " in " + Terminal.duration(end.secondsSinceEpoch - start.secondsSinceEpoch)
+        }
+        return text
     }
 
     /// Copies the output to stdout and stderr until the execution has ended and all of its
     /// output was written. Should the server end the stream early, it follows again from the
-    /// last line's time, skipping lines already written.
-    static func follow(_ id: String, client: BerthClient) async throws -> ExecutionView {
+    /// last line's time, skipping lines already written. With a status line, the output goes
+    /// through it (``LiveStatus/write(_:)``).
+    static func follow(_ id: String, client: BerthClient, status: LiveStatus?) async throws -> ExecutionView {
         var last: (attempt: Int64, seq: Int64)?
         var since: String?
         var delay = 0.05
@@ -62,9 +85,14 @@ struct Run: AsyncParsableCommand {
                     last = position
                 }
                 if let time = line.json["timestamp"]?.stringValue { since = time }
-                Terminal.write(Array(line.data.utf8), to: line.stream == .stderr ? 2 : 1)
+                if let status {
+                    status.write(line)
+                } else {
+                    Terminal.write(Array(line.data.utf8), to: line.stream == .stderr ? 2 : 1)
+                }
             }
             let execution = try await client.get(id)
+            status?.update(execution)
             if execution.isTerminal { return execution }
             try await Task.sleep(for: .seconds(delay))
             delay = min(delay * 2, 1)
@@ -108,7 +136,7 @@ struct Run: AsyncParsableCommand {
 final class CancelOnInterrupt {
     private let sources: [any DispatchSourceSignal]
 
-    init(client: BerthClient, id: String) {
+    init(client: BerthClient, id: String, status: LiveStatus?) {
         let queue = DispatchQueue(label: "berth.signals")
         let state = SignalCount()
         sources = [SIGINT, SIGTERM].map { number in
@@ -116,7 +144,8 @@ final class CancelOnInterrupt {
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 if state.increment() > 1 { exit(ExitCodes.cancelled.rawValue) }
-                Terminal.error("cancelling \(id) (interrupt again to stop waiting)")
+                let message = "cancelling \(id) (interrupt again to stop waiting)"
+                if let status { status.note(message) } else { Terminal.error(message) }
                 Task { _ = try? await client.cancel(id) }
             }
             source.resume()

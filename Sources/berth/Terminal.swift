@@ -61,8 +61,11 @@ enum Terminal {
         }
     }
 
-    /// Rows as columns separated by three spaces; the last column is not padded.
-    static func table(_ header: [String], _ rows: [[String]]) -> String {
+    /// Rows as columns separated by three spaces; the last column is not padded. `paint`
+    /// decorates a body cell after it was padded (so escape sequences never skew the columns).
+    static func table(
+        _ header: [String], _ rows: [[String]], paint: (_ column: Int, _ cell: String, _ padded: String) -> String = { $2 }
+    ) -> String {
         let all = [header] + rows
         var widths = [Int](repeating: 0, count: header.count)
         for row in all {
@@ -70,9 +73,10 @@ enum Terminal {
                 widths[column] = max(widths[column], cell.count)
             }
         }
-        return all.map { row in
+        return all.enumerated().map { index, row in
             row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                let padded = column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                return index == 0 ? padded : paint(column, cell, padded)
             }.joined(separator: "   ")
         }.joined(separator: "\n")
     }

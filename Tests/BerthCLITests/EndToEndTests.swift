@@ -79,6 +79,31 @@ struct EndToEndTests {
         let ok = try await Subprocess.berth(["run", "--name", "e2e-ok", TestEnvironment.localImage, "true"], environment: env, timeout: 120)
         #expect(ok.status == 0, "\(ok.stderr)")
 
+        // On a terminal (a pseudo-terminal from script(1)): the status line with its progress
+        // bar takes the place of the progress lines, in colour unless NO_COLOR is set.
+        let ttyScript = #"echo start; echo '::berth::progress {"step": 1, "of": 2, "stage": "half"}'; sleep 2; echo done"#
+        let onTerminal = try await Subprocess(
+            "/usr/bin/script", ["-qfec", "\(Subprocess.berth) run \(TestEnvironment.localImage) sh -c \"\(ttyScript.replacing("\"", with: "\\\""))\"", "/dev/null"],
+            // swift test sets NO_COLOR=1 for its children; empty means unset (no-color.org).
+            environment: env.merging(["TERM": "xterm", "NO_COLOR": ""]) { $1 }
+        ).wait(timeout: 120)
+        #expect(onTerminal.status == 0, "\(onTerminal.stdout)")
+        for expected in ["start\r\n", "done\r\n", "50%", "1/2 · half", "\u{1B}[32msucceeded\u{1B}[0m"] {
+            #expect(onTerminal.stdout.contains(expected), "missing \(expected.debugDescription) in \(onTerminal.stdout.debugDescription)")
+        }
+        #expect(!onTerminal.stdout.contains("::berth::progress"))
+        let newest = try await Subprocess.berth(["ps", "--all", "--json", "-n", "1"], environment: env)
+        let ttyID = try #require(try JSONValue(parsing: newest.stdout).arrayValue?.first?["id"]?.stringValue)
+        let plainTerminal = try await Subprocess(
+            "/usr/bin/script", ["-qfec", "\(Subprocess.berth) logs -f \(ttyID)", "/dev/null"],
+            environment: env.merging(["TERM": "xterm", "NO_COLOR": "1"]) { $1 }
+        ).wait(timeout: 60)
+        #expect(plainTerminal.stdout.contains("50%") && plainTerminal.stdout.contains("done\r\n"), "\(plainTerminal.stdout.debugDescription)")
+        #expect(!plainTerminal.stdout.contains("\u{1B}[3"), "no colour with NO_COLOR")
+        // Not on a terminal, the output is exactly what the execution wrote.
+        let piped = try await Subprocess.berth(["logs", ttyID], environment: env)
+        #expect(piped.stdout == "start\n::berth::progress {\"step\": 1, \"of\": 2, \"stage\": \"half\"}\ndone\n")
+
         // berth result and berth progress print what the execution reported.
         let reporting = try await Subprocess.berth(
             ["submit", "--name", "e2e-report", TestEnvironment.localImage, "sh", "-c",
