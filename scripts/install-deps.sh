@@ -30,6 +30,8 @@ PACKAGES=(
     socat              # a socket proxy the Docker tests cut to take the engine away
     gcc                # cc builds the deliberately broken test plugins
     python3-venv       # a virtual environment for Schemathesis (from PyPI), the API fuzzer
+    chromium           # headless, for the dashboard's browser test (scripts/dashboard-check.py)
+    fonts-dejavu-core  # the text in the dashboard's screenshots
     # Benchmarks (bench/perf.sh).
     wrk                # HTTP load for the API benchmark
     # Tools the scripts call.

@@ -148,6 +148,8 @@ public struct BerthConfig: Sendable, Hashable {
 
     /// The job-service routes (`job_service`, when `enabled`); nil serves none.
     public var jobService: JobServiceSettings?
+    /// Whether the web dashboard is served at `/` (`dashboard.enabled`, default true).
+    public var dashboardEnabled = true
 
     /// The secrets key file in use: ``secretsKeyFile``, else `<data_dir>/secrets.key`.
     public var effectiveSecretsKeyFile: String { secretsKeyFile ?? dataDirectory + "/secrets.key" }
@@ -264,7 +266,7 @@ public struct BerthConfig: Sendable, Hashable {
     // MARK: - Reading the document
 
     private static let topKeys: Set = [
-        "listen", "database", "data_dir", "plugin_dirs", "server_id", "default_host", "log_level", "log", "limits", "hosts",
+        "listen", "database", "data_dir", "plugin_dirs", "server_id", "default_host", "log_level", "log", "dashboard", "limits", "hosts",
         "leader_failover_seconds", "secrets", "outputs", "inputs", "retention", "webhooks", "job_service",
     ]
 
@@ -425,6 +427,11 @@ public struct BerthConfig: Sendable, Hashable {
         }
         if let value = root.value("job_service") {
             config.jobService = try readJobService(value)
+        }
+        if let value = root.value("dashboard") {
+            let reader = try JSONObjectReader(value, path: "dashboard")
+            try rejectUnknown(reader, allowed: ["enabled"])
+            config.dashboardEnabled = try reader.optionalBool("enabled") ?? true
         }
         if let seconds = try root.optionalDouble("leader_failover_seconds") {
             guard (1...300).contains(seconds) else {

@@ -78,7 +78,8 @@ public struct ServerSetupError: Error, CustomStringConvertible, Sendable {
 }
 
 /// The router: the problem middleware, then one route per entry of ``APIRoute/all`` (and of
-/// ``APIRoute/jobService`` when the configuration asks for those).
+/// ``APIRoute/jobService`` when the configuration asks for those), and the dashboard's files
+/// unless it is turned off.
 func buildRouter(configuration: ServerConfiguration, context: ServerContext) -> Router<BasicRequestContext> {
     let routes = APIRoute.table(jobService: configuration.jobService != nil)
     let router = Router(context: BasicRequestContext.self)
@@ -95,5 +96,6 @@ func buildRouter(configuration: ServerConfiguration, context: ServerContext) -> 
             try await api.respond(to: operation, request, context: requestContext)
         }
     }
+    if configuration.dashboard { DashboardAsset.register(on: router) }
     return router
 }

@@ -19,13 +19,32 @@ struct LogResponder: Sendable {
     let follows: FollowLimiter
     static let pageSize = 1000
 
+    /// What the response is written as, chosen by the `Accept` header.
     enum Format: Sendable {
-        case text, ndjson
+        /// The bytes as the execution wrote them.
+        case text
+        /// One `LogChunk` JSON object per line.
+        case ndjson
+        /// Server-sent events: `id: <seq>`, `event: log`, `data: <LogChunk>` per chunk, then
+        /// `event: end` once the output is complete (so a browser's EventSource does not
+        /// reconnect to an execution that has ended).
+        case eventStream
+
+        init(accept: String) {
+            if accept.contains("text/event-stream") {
+                self = .eventStream
+            } else if accept.contains("application/x-ndjson") {
+                self = .ndjson
+            } else {
+                self = .text
+            }
+        }
 
         var contentType: String {
             switch self {
             case .text: "text/plain; charset=utf-8"
             case .ndjson: "application/x-ndjson"
+            case .eventStream: "text/event-stream"
             }
         }
     }
@@ -62,11 +81,21 @@ struct LogResponder: Sendable {
             default: throw Problem.invalid("follow", "must be true or false, found '\(text)'")
             }
         }
-        let accept = request.headers[.accept] ?? ""
-        let format: Format = accept.contains("application/x-ndjson") ? .ndjson : .text
+        let format = Format(accept: request.headers[.accept] ?? "")
+        // A browser's EventSource reconnects with the last `id` it saw: an event stream goes on
+        // after it (the other formats have no ids and ignore it; a tail starts where it says).
+        var resumeAfter: Int64?
+        if let text = request.headers[EventStreamResponder.lastEventID] {
+            guard let seq = Int64(text), seq >= 0 else {
+                throw Problem.invalid("Last-Event-ID", "must be a log chunk's seq (0 or more), found '\(text)'", code: "out_of_range")
+            }
+            if format == .eventStream, tail == nil { resumeAfter = seq }
+        }
 
         guard let execution = try await store.execution(id: id) else { throw Problem.executionNotFound(Wire.id(id)) }
-        let query = LogQuery(executionID: id, stream: stream, since: since, limit: Self.pageSize)
+        var resumed = LogQuery(executionID: id, stream: stream, since: since, limit: Self.pageSize)
+        resumed.afterSeq = resumeAfter
+        let query = resumed
         // Read the first page (or the tail) now, so a failing Store still gets a problem response.
         let first: [StoredLogChunk]
         let startAfter: Int64?
@@ -75,7 +104,7 @@ struct LogResponder: Sendable {
             startAfter = try await LogTail.lastSeq(store, query)
         } else {
             first = try await store.logs(query)
-            startAfter = first.last?.seq
+            startAfter = first.last?.seq ?? resumeAfter
         }
         var headers = HTTPFields()
         headers[.contentType] = format.contentType
@@ -104,6 +133,7 @@ struct LogResponder: Sendable {
             } else if tail == nil, first.count == Self.pageSize {
                 _ = try await Self.drain(store, query, after: startAfter, format, &writer)
             }
+            if format == .eventStream { try await writer.write(ByteBuffer(string: "event: end\ndata: {}\n\n")) }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
@@ -176,6 +206,12 @@ struct LogResponder: Sendable {
             for chunk in chunks {
                 Wire.logChunk(chunk).write(into: &bytes)
                 bytes.append(UInt8(ascii: "\n"))
+            }
+        case .eventStream:
+            for chunk in chunks {
+                bytes += Array("id: \(chunk.seq)\nevent: log\ndata: ".utf8)
+                Wire.logChunk(chunk).write(into: &bytes)
+                bytes += Array("\n\n".utf8)
             }
         }
         return ByteBuffer(bytes: bytes)

@@ -158,13 +158,20 @@ extension APIRoute {
                 QueryParameter(name: "follow", description: "Keep the response open and send new output until the execution reaches a terminal state",
                                schema: ["type": "boolean", "default": false]),
             ],
-            headers: [QueryParameter(
-                name: "Accept", description: "`application/x-ndjson` for one JSON object per chunk; plain text otherwise",
-                schema: string)],
+            headers: [
+                QueryParameter(
+                    name: "Accept",
+                    description: "`application/x-ndjson` for one JSON object per chunk; `text/event-stream` for server-sent events (`event: log`, `id` = the chunk's seq, then `event: end`); plain text otherwise",
+                    schema: string),
+                QueryParameter(
+                    name: "Last-Event-ID", description: "With `text/event-stream`: go on after this chunk seq (browsers send it when they reconnect)",
+                    schema: ["type": "string", "pattern": "^[0-9]+$"]),
+            ],
             responses: [
-                RouteResponse(status: 200, description: "The output: raw text, or NDJSON lines of LogChunk", content: [
+                RouteResponse(status: 200, description: "The output: raw text, NDJSON lines of LogChunk, or server-sent events", content: [
                     "text/plain": ["type": "string"],
                     "application/x-ndjson": ref("LogChunk"),
+                    "text/event-stream": ["type": "string"],
                 ]),
                 notFound, invalid,
                 RouteResponse(status: 410, description: "Retention removed the logs (`outputs_expired`)", content: problem),

@@ -28,6 +28,8 @@ public struct ServerConfiguration: Sendable {
     public var webhookURLs: [String] = []
     /// Serve HTTPS with this certificate chain and key (PEM files); `nil` serves plain HTTP.
     public var tls: TLSFiles?
+    /// Serve the web dashboard at `/` (its page, script and style sheet; docs/dashboard.md).
+    public var dashboard = true
     /// Serve the job-service routes (`POST /run-simulation` …) with these settings; `nil`
     /// (the default) serves none of them.
     public var jobService: JobServiceSettings?

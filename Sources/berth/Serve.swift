@@ -86,6 +86,7 @@ struct Serve: AsyncParsableCommand {
         server.maxLogFollowsPerToken = settings.limits.maxLogFollowsPerToken
         server.webhookURLs = settings.webhookURLs
         server.jobService = settings.jobService
+        server.dashboard = settings.dashboardEnabled
         if let certificate = settings.listen.tlsCertificateFile, let key = settings.listen.tlsKeyFile {
             server.tls = ServerConfiguration.TLSFiles(certificateFile: certificate, keyFile: key)
         }

@@ -23,33 +23,20 @@ struct APIFuzzTests {
         let examples = environment["BERTH_FUZZ_EXAMPLES"].flatMap(Int.init) ?? 25
         let seed = environment["BERTH_FUZZ_SEED"].flatMap(Int.init) ?? 20_261_204
 
-        let folder = try temporaryFolder("berth-fuzz")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let port = try freePort()
-        let configFile = folder.appendingPathComponent("berth.yaml")
-        try """
-            listen: {host: 127.0.0.1, port: \(port)}
-            database: {url: null}
-            data_dir: \(folder.path)/data
-            default_host: sim
-            hosts:
-              - {name: sim, plugin: simulated}
-            job_service:
-              enabled: true
-              image: berth/sim:1
-              config_folder: \(folder.path)/configs
-            """.write(to: configFile, atomically: true, encoding: .utf8)
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("configs"), withIntermediateDirectories: true)
-        try "steps: 1\n".write(to: folder.appendingPathComponent("configs/run.yaml"), atomically: true, encoding: .utf8)
-        let server = try Subprocess(Subprocess.berth, ["serve", "--config", configFile.path])
-        defer { server.signal(SIGKILL) }
-        let url = "http://127.0.0.1:\(port)"
-        for _ in 0..<600 where !server.stdout.contains("Berth is serving on \(url)") && server.process.isRunning {
-            try await Task.sleep(for: .milliseconds(100))
+        let served = try await ServedBerth("berth-fuzz") { folder in
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent("configs"), withIntermediateDirectories: true)
+            try "steps: 1\n".write(to: folder.appendingPathComponent("configs/run.yaml"), atomically: true, encoding: .utf8)
+            return """
+                default_host: sim
+                hosts:
+                  - {name: sim, plugin: simulated}
+                job_service:
+                  enabled: true
+                  image: berth/sim:1
+                  config_folder: \(folder.path)/configs
+                """
         }
-        try #require(server.stdout.contains("Berth is serving on \(url)"), "\(server.stdout)\n\(server.stderr)")
-        let token = try String(contentsOfFile: folder.path + "/data/admin.token", encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let (folder, url, token, server) = (served.folder, served.url, served.token, served.process)
 
         // Every check runs (Schemathesis' default; `--checks all` would override this file), on
         // the job-service routes too. A new execution has no progress or result yet, and those
@@ -81,7 +68,6 @@ struct APIFuzzTests {
         #expect(result.stdout.contains("passed"), "\(result.stdout.suffix(4000))")
         #expect(server.process.isRunning, "berth serve died during the run:\n\(server.stderr.suffix(4000))")
 
-        server.signal(SIGTERM)
-        #expect(try await server.wait(timeout: 60).status == 0)
+        #expect(try await served.stop() == 0)
     }
 }

@@ -19,6 +19,7 @@ struct ConfigurationTests {
         default_host: local
         log_level: debug
         log: {format: json}
+        dashboard: {enabled: false}
         leader_failover_seconds: 4
         outputs: {max_log_bytes: 4096, max_artifact_bytes: 2048}
         inputs: {config_path: /work/config.json}
@@ -78,6 +79,7 @@ struct ConfigurationTests {
         #expect(config.retentionSeconds == 3600)
         #expect(config.webhookURLs == ["https://ci.example/*"])
         #expect(config.effectiveWebhookSecretFile == "/etc/berth/webhook.secret")
+        #expect(!config.dashboardEnabled)
         var jobService = JobServiceSettings(image: "solver:4")
         jobService.command = ["/app/solve"]
         jobService.args = ["--fast"]
@@ -133,6 +135,7 @@ struct ConfigurationTests {
         let config = try BerthConfig.parse(yaml: "# nothing\n")
         #expect(config.hosts.isEmpty)
         #expect(config.listen.port == 8080)
+        #expect(config.dashboardEnabled)
     }
 
     @Test func nullDatabaseURLMeansEmbedded() throws {
@@ -201,7 +204,7 @@ struct ConfigurationTests {
     @Test(arguments: [
         ("listen: {port: 8080, hots: x}", "f.yaml: listen.hots: unknown key (expected one of host, port, tls)"),
         ("listen: {tls: {certificate_file: c.pem}}", "f.yaml: listen.tls.key_file: is required"),
-        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of data_dir, database, default_host, hosts, inputs, job_service, leader_failover_seconds, limits, listen, log, log_level, outputs, plugin_dirs, retention, secrets, server_id, webhooks)"),
+        ("lissen: {}", "f.yaml: lissen: unknown key (expected one of dashboard, data_dir, database, default_host, hosts, inputs, job_service, leader_failover_seconds, limits, listen, log, log_level, outputs, plugin_dirs, retention, secrets, server_id, webhooks)"),
         ("listen: {port: http}", "f.yaml: listen.port: expected an integer, found string"),
         ("listen: {port: 0}", "f.yaml: listen.port: expected a port number from 1 to 65535, found 0"),
         ("database: {url: 5}", "f.yaml: database.url: expected a string, found number"),
@@ -210,6 +213,8 @@ struct ConfigurationTests {
         ("log_level: loud", "f.yaml: log_level: unknown level 'loud' (one of trace, debug, info, notice, warning, error, critical)"),
         ("log: {format: xml}", "f.yaml: log.format: unknown format 'xml' (one of text, json)"),
         ("log: {level: info}", "f.yaml: log.level: unknown key (expected one of format)"),
+        ("dashboard: {enabled: maybe}", "f.yaml: dashboard.enabled: expected a boolean, found string"),
+        ("dashboard: {path: /ui}", "f.yaml: dashboard.path: unknown key (expected one of enabled)"),
         ("limits: {max_body_bytes: 10}", "f.yaml: limits.max_body_bytes: must be at least 1024, found 10"),
         ("limits: {max_header_bytes: 100}", "f.yaml: limits.max_header_bytes: must be from 1024 to 1048576, found 100"),
         ("limits: {idle_timeout_seconds: 0}", "f.yaml: limits.idle_timeout_seconds: must be from 1 to 3600, found 0.0"),

@@ -140,6 +140,43 @@ extension ServerTests {
         }
     }
 
+    @Test("Accept: text/event-stream: one `log` event per chunk with its seq as id, `end` once complete; Last-Event-ID resumes after it")
+    func logsAsServerSentEvents() async throws {
+        try await ServerHarness.run { h in
+            let id = try h.id(of: try await h.submit(["image": "x"]))
+            let path = "/v1/executions/\(id.uuidString.lowercased())/logs?follow=true"
+            let sse: HTTPFields = [.accept: "text/event-stream"]
+            try await h.store.appendLogs([
+                NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("one\n".utf8)),
+                NewLogChunk(executionID: id, attempt: 1, stream: .stderr, bytes: Array("two\n".utf8)),
+            ])
+            let follower = Task { try await h.request(.get, path, headers: sse) }
+            try await Task.sleep(for: .milliseconds(300))
+            try await h.store.appendLogs([NewLogChunk(executionID: id, attempt: 1, stream: .stdout, bytes: Array("three\n".utf8))])
+            _ = try await h.store.transition(id, from: .queued, to: .cancelled, reason: "test")
+            let response = try await follower.value
+            #expect(response.headers[.contentType] == "text/event-stream")
+            let events = response.text.split(separator: "\n\n").map { String($0) }
+            #expect(events.count == 4, "\(response.text)")
+            let logs = events.filter { $0.contains("event: log") }
+            #expect(logs.map { $0.split(separator: "\n").first } == ["id: 1", "id: 2", "id: 3"])
+            let data = try logs.map { event in
+                try JSONValue(parsing: String(try #require(event.split(separator: "\n").last?.dropFirst("data: ".count))))
+            }
+            #expect(data.map { $0["data"] } == ["one\n", "two\n", "three\n"])
+            #expect(data.map { $0["stream"] } == ["stdout", "stderr", "stdout"])
+            #expect(events.last == "event: end\ndata: {}")
+
+            // A reconnecting browser sends the last id it saw and gets what came after it.
+            var resume = sse
+            resume[EventStreamResponder.lastEventID] = "2"
+            let resumed = try await h.request(.get, path, headers: resume).text
+            #expect(resumed.split(separator: "\n\n").map(String.init) == ["id: 3\nevent: log\ndata: " + data[2].jsonText, "event: end\ndata: {}"])
+            resume[EventStreamResponder.lastEventID] = "x"
+            try h.expectProblem(try await h.request(.get, path, headers: resume), status: .unprocessableContent, code: "out_of_range", field: "Last-Event-ID")
+        }
+    }
+
     @Test("a follow subscribed after its execution's last notification still ends, with all the output", .timeLimit(.minutes(1)))
     func followSubscribedAfterTheEnd() async throws {
         try await ServerHarness.run { h in
