@@ -32,6 +32,7 @@ PACKAGES=(
     python3-venv       # a virtual environment for Schemathesis (from PyPI), the API fuzzer
     chromium           # headless, for the dashboard's browser test (scripts/dashboard-check.py)
     fonts-dejavu-core  # the text in the dashboard's screenshots
+    systemd            # systemd-analyze verifies deploy/systemd/berth.service
     # Benchmarks (bench/perf.sh).
     wrk                # HTTP load for the API benchmark
     # Tools the scripts call.
