@@ -64,6 +64,12 @@ let package = Package(
         ),
         // Tar archives: input files placed in containers, outputs collected from them.
         .target(name: "TarFormat", swiftSettings: swiftSettings),
+        // The conformance suite any plugin must pass (`berth plugin conformance`).
+        .target(
+            name: "BerthConformance",
+            dependencies: ["BerthPluginKit", "BerthCore"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "BerthCore",
             dependencies: [
@@ -207,8 +213,8 @@ let package = Package(
         .executableTarget(
             name: "berth",
             dependencies: [
-                "BerthClient", "BerthConfiguration", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthSecrets", "BerthServer",
-                "BerthYAML",
+                "BerthClient", "BerthConfiguration", "BerthConformance", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthSecrets",
+                "BerthServer", "BerthYAML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

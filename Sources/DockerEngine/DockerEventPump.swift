@@ -39,6 +39,11 @@ final class DockerEventPump: Sendable {
     }
 
     private func pump(_ hub: BackendEventHub) async {
+        // The first request resumes from now as well: connecting takes a while (over SSH, a
+        // session and a `docker system dial-stdio`), and a container started meanwhile would
+        // have its `start` missed by a stream that only sees events after it connected. A
+        // second of overlap only repeats reports (the conformance suite's `events` check).
+        lastEvent.withLock { $0 = $0 ?? Timestamp.now().adding(seconds: -1) }
         await hub.reconnecting(lost: { error in
             api.forgetVersion()
             return "host \(api.host): lost Docker engine at \(api.endpoint): \(error.message)"
@@ -60,9 +65,6 @@ final class DockerEventPump: Sendable {
         var splitter = LineSplitter()
         let failed = try await transport.receive(request, accepted: {
             connected()
-            // Resume from here after a loss even if no event has come yet; a second of overlap
-            // only repeats reports, which consumers apply idempotently.
-            lastEvent.withLock { $0 = $0 ?? Timestamp.now().adding(seconds: -1) }
             hub.setAvailable(true, "connected to Docker engine at \(api.endpoint)")
         }) { bytes in
             for line in splitter.feed(bytes) {

@@ -149,9 +149,11 @@ public final class KubernetesBackend: Backend {
     }
 
     /// Deletes the Job's pods with `graceSeconds` (SIGTERM, then SIGKILL after it), then the
-    /// Job (background propagation). The pods are deleted explicitly because the grace of a
-    /// Job's deletion does not reach its pods: the garbage collector would use their own
-    /// `terminationGracePeriodSeconds`.
+    /// Job (background propagation), and completes once no pod of the Job runs any more, as the
+    /// ABI's `stop` must. The pods are deleted explicitly because the grace of a Job's deletion
+    /// does not reach its pods: the garbage collector would use their own
+    /// `terminationGracePeriodSeconds`. Kubernetes has no kill without delete, so the attempt
+    /// is gone afterwards: `inspect` answers `not_found`.
     public func stop(_ handle: RuntimeHandle, graceSeconds: Double) async throws(PluginError) {
         let name = try Self.jobName(handle, host: host)
         let grace = String(Int(graceSeconds.rounded(.up)))
@@ -162,7 +164,24 @@ public final class KubernetesBackend: Backend {
                 verb: "delete", resource: "pods/\(podName) in namespace \(namespace)", accepted: [200, 202, 404])
         }
         try await deleteJob(name, grace: grace)
+        // The kubelet kills a pod at the end of its grace; allow it that and a margin.
+        let deadline = ContinuousClock.now + .seconds(graceSeconds) + Self.stopMargin
+        while true {
+            let live = try await listPods(["job-name": name]).filter { pod in
+                let phase = pod["status"]?["phase"]?.stringValue
+                return phase != "Succeeded" && phase != "Failed"
+            }
+            if live.isEmpty { return }
+            guard ContinuousClock.now < deadline else {
+                throw PluginError(
+                    .timeout, "host \(host): the pod of Job \(name) in namespace \(namespace) still runs \(Self.stopMargin) after its grace of \(grace) s")
+            }
+            try? await Task.sleep(for: .milliseconds(250))
+        }
     }
+
+    /// How long past its grace `stop` waits for a deleted pod to go.
+    static let stopMargin: Duration = .seconds(30)
 
     /// Deletes the Job and its pods at once.
     public func remove(_ handle: RuntimeHandle) async throws(PluginError) {

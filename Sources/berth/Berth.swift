@@ -13,7 +13,8 @@ struct Berth: AsyncParsableCommand {
         version: "0.3.0",
         subcommands: [
             Serve.self, Run.self, Submit.self, Ps.self, Show.self, Logs.self, Events.self, Cancel.self, Hosts.self,
-            ProgressCommand.self, ResultCommand.self, ArtifactsCommand.self, Plugins.self, Token.self, DB.self, ConfigCommand.self,
+            ProgressCommand.self, ResultCommand.self, ArtifactsCommand.self, Plugins.self, PluginCommand.self, Token.self, DB.self,
+            ConfigCommand.self,
         ]
     )
 }

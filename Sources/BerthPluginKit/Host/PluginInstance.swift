@@ -39,7 +39,13 @@ public final class PluginInstance: Backend {
     }
 
     public func start(_ spec: ExecutionSpec) async throws(PluginError) -> RuntimeHandle {
-        let outcome = try await send(spec.json, table.start!, "start")
+        try await start(json: spec.json)
+    }
+
+    /// Starts an attempt from a spec given as JSON as it is, malformed ones included: what the
+    /// conformance suite sends to check that a plugin refuses bad specs with `invalid_spec`.
+    public func start(json spec: JSONValue) async throws(PluginError) -> RuntimeHandle {
+        let outcome = try await send(spec, table.start!, "start")
         return try PluginCall.decode(outcome, as: RuntimeHandle.self, plugin: plugin.name, operation: "start")
     }
 

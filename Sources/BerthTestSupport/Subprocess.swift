@@ -1,32 +1,36 @@
-import BerthTestSupport
-import Foundation
-import Testing
+public import Foundation
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A finished process: its status and what it wrote.
-struct ProcessOutput: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+public struct ProcessOutput: Sendable {
+    /// The exit status.
+    public var status: Int32
+    /// What it wrote to stdout.
+    public var stdout: String
+    /// What it wrote to stderr.
+    public var stderr: String
 }
 
 /// A child process whose stdout and stderr go to files, not pipes: a grandchild that inherits
 /// a pipe (the embedded PostgreSQL does) would keep it open and stall whoever reads it to EOF.
-final class Subprocess: Sendable {
-    let process: Process
-    let stdoutFile: URL
-    let stderrFile: URL
+public final class Subprocess: Sendable {
+    /// The process.
+    public let process: Process
+    /// The file its stdout goes to.
+    public let stdoutFile: URL
+    /// The file its stderr goes to.
+    public let stderrFile: URL
     private let statuses: AsyncStream<Int32>
 
     /// The `berth` binary built next to the test bundle.
-    static var berth: String { TestEnvironment.pluginFolder + "/berth" }
+    public static var berth: String { TestEnvironment.pluginFolder + "/berth" }
 
     /// Starts `executable` with `arguments` (in `workingDirectory`, when given); `environment` is
     /// added to this process's.
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil) throws {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("berth-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         stdoutFile = folder.appendingPathComponent("stdout")
@@ -56,23 +60,23 @@ final class Subprocess: Sendable {
     }
 
     /// Runs `berth` with `arguments` to the end (killing it after `timeout` seconds).
-    static func berth(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 60) async throws -> ProcessOutput {
+    public static func berth(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 60) async throws -> ProcessOutput {
         let child = try Subprocess(berth, arguments, environment: environment)
         return try await child.wait(timeout: timeout)
     }
 
     /// What was written to stdout so far.
-    var stdout: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
+    public var stdout: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
     /// What was written to stderr so far.
-    var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
 
     /// Sends `signal` to the process.
-    func signal(_ number: Int32) {
+    public func signal(_ number: Int32) {
         kill(process.processIdentifier, number)
     }
 
     /// Waits for the process to end; after `timeout` seconds it is killed and this throws.
-    func wait(timeout: Double) async throws -> ProcessOutput {
+    public func wait(timeout: Double) async throws -> ProcessOutput {
         let pid = process.processIdentifier
         let killer = Task { () -> Bool in
             do { try await Task.sleep(for: .seconds(timeout)) } catch { return false }
@@ -89,26 +93,21 @@ final class Subprocess: Sendable {
         return ProcessOutput(status: status, stdout: stdout, stderr: stderr)
     }
 
-    struct TimeoutError: Error, CustomStringConvertible {
-        var description: String
+    /// A process that did not end in time (or did not start serving).
+    public struct TimeoutError: Error, CustomStringConvertible {
+        /// What did not happen, with the process's stderr.
+        public var description: String
+
+        /// An error saying `description`.
+        public init(description: String) {
+            self.description = description
+        }
     }
 }
 
 /// A fresh temporary folder, readable by others (the embedded cluster runs as `postgres`).
-func temporaryFolder(_ prefix: String) throws -> URL {
+public func temporaryFolder(_ prefix: String) throws -> URL {
     let folder = URL(fileURLWithPath: "/tmp").appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8).lowercased())")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
     return folder
-}
-
-/// The settings of a `docker-ssh` host on the test sshd (the remote engine), as YAML lines
-/// indented by six spaces: the indentation of `settings` members under `hosts: - name:`.
-func remoteDockerSettingsYAML() throws -> String {
-    [
-        "address: \(try TestEnvironment.require("BERTH_TEST_SSH_HOST"))",
-        "port: \(try TestEnvironment.require("BERTH_TEST_SSH_PORT"))",
-        "user: \(try TestEnvironment.require("BERTH_TEST_SSH_USER"))",
-        "identity_file: \(try TestEnvironment.require("BERTH_TEST_SSH_KEY_ED25519"))",
-        "known_hosts: \(try TestEnvironment.require("BERTH_TEST_SSH_KNOWN_HOSTS"))",
-    ].map { "      " + $0 }.joined(separator: "\n")
 }
