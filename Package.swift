@@ -25,6 +25,9 @@ let package = Package(
     name: "Berth",
     platforms: [.macOS(.v15)],
     products: [
+        // For plugin authors: the ABI header alone (a C plugin), and the Swift kit on top of it
+        // (docs/plugins.md; examples/plugin-c, examples/plugin-swift).
+        .library(name: "CBerthPlugin", targets: ["CBerthPlugin"]),
         .library(name: "BerthPluginKit", targets: ["BerthPluginKit"]),
         .library(name: "BerthCore", targets: ["BerthCore"]),
         .library(name: "BerthPostgres", targets: ["BerthPostgres"]),
