@@ -28,7 +28,9 @@ PACKAGES=(
     openssh-client     # ssh, ssh-keygen: the test keys, and the check that sshd answers
     # Tools the tests call.
     socat              # a socket proxy the Docker tests cut to take the engine away
-    gcc                # cc builds the deliberately broken test plugins
+    gcc                # cc builds the deliberately broken test plugins and examples/plugin-c
+    make               # examples/plugin-c's Makefile
+    binutils           # nm: the examples export only berth_plugin_v1
     python3-venv       # a virtual environment for Schemathesis (from PyPI), the API fuzzer
     chromium           # headless, for the dashboard's browser test (scripts/dashboard-check.py)
     fonts-dejavu-core  # the text in the dashboard's screenshots

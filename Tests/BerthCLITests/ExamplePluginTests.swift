@@ -27,4 +27,17 @@ struct ExamplePluginTests {
         try #require(build.status == 0, "\(build.stdout.suffix(4000))\n\(build.stderr.suffix(4000))")
         try await conforms(scratch + "/debug/libBerthProcess.so")
     }
+
+    @Test("examples/plugin-c builds with its Makefile on the header alone and conforms")
+    func cExample() async throws {
+        let out = try temporaryFolder("berth-example-c")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let build = try await Subprocess(
+            "/usr/bin/make", ["-C", Self.root.appendingPathComponent("examples/plugin-c").path, "OUT=\(out.path)"]
+        ).wait(timeout: 300)
+        try #require(build.status == 0, "\(build.stdout)\n\(build.stderr)")
+        let exported = try await Subprocess("/usr/bin/nm", ["-D", "--defined-only", out.path + "/libBerthProcessC.so"]).wait(timeout: 60)
+        #expect(exported.stdout.split(separator: "\n").filter { $0.contains(" T ") }.map { $0.split(separator: " ").last } == ["berth_plugin_v1"])
+        try await conforms(out.path + "/libBerthProcessC.so")
+    }
 }

@@ -58,9 +58,16 @@ final class Attempt: Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        // A group of its own, so stop and remove reach the children of a shell too.
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        // A group of its own, so stop and remove reach the children of a shell too; and signals
+        // as a new process has them, not as the host's thread that called start has them.
+        var none = sigset_t()
+        var all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
 
         let command = workingDirectory.map { ["env", "-C", $0, "--"] + argv } ?? argv
         let arguments = command.map { strdup($0) } + [nil]
@@ -86,9 +93,10 @@ final class Attempt: Sendable {
 
     var status: RuntimeStatus { state.withLock { $0.status } }
 
-    /// Sends `signal` to the process group, unless it has exited.
+    /// Sends `signal` to the process group, unless the attempt has ended: until then some
+    /// process of the group holds its pipes (the shell may have exited and left a child).
     func signal(_ signal: Int32) {
-        if state.withLock({ $0.exitCode == nil }) { kill(-pid, signal) }
+        if !state.withLock({ $0.ended }) { kill(-pid, signal) }
     }
 
     /// Whether the attempt ended within `timeout`.
