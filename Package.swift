@@ -204,6 +204,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            // The dashboard's page, script and style sheet, compiled into the binary as bytes.
+            resources: [.embedInCode("Dashboard/Assets")],
             swiftSettings: swiftSettings
         ),
         // REST client used by the CLI, on the libcurl transport.

@@ -3,7 +3,9 @@ import HTTPTypes
 import Hummingbird
 
 /// One file of the web dashboard, compiled into the binary so that the server needs no asset
-/// folder and the browser fetches nothing from anywhere else (docs/dashboard.md).
+/// folder and the browser fetches nothing from anywhere else (docs/dashboard.md). The files are
+/// `Dashboard/Assets/index.html`, `app.js` and `style.css`, edited as they are and embedded by
+/// SwiftPM (`embedInCode`).
 ///
 /// The dashboard is public static content: it holds no data and no secret. Everything it shows
 /// comes from the REST API with the token the user signs in with, so the API's roles apply.
@@ -15,14 +17,21 @@ struct DashboardAsset: Sendable {
     /// A strong validator: the first 16 bytes of the content's SHA-256, in hex.
     let etag: String
 
-    init(contentType: String, text: String) {
+    init(contentType: String, bytes: [UInt8]) {
         self.contentType = contentType
-        bytes = ByteBuffer(string: text)
-        etag = "\"" + SHA256.hash(data: Array(text.utf8)).prefix(16).map { byte in
+        self.bytes = ByteBuffer(bytes: bytes)
+        etag = "\"" + SHA256.hash(data: bytes).prefix(16).map { byte in
             let hex = String(byte, radix: 16)
             return hex.count == 1 ? "0" + hex : hex
         }.joined() + "\""
     }
+
+    /// The page: the frame the script fills.
+    static let page = DashboardAsset(contentType: "text/html; charset=utf-8", bytes: PackageResources.index_html)
+    /// The script: routing, the API calls, the views.
+    static let script = DashboardAsset(contentType: "text/javascript; charset=utf-8", bytes: PackageResources.app_js)
+    /// The style sheet, light and dark.
+    static let style = DashboardAsset(contentType: "text/css; charset=utf-8", bytes: PackageResources.style_css)
 
     /// The dashboard's files by path.
     static let byPath: [String: DashboardAsset] = ["/": page, "/ui/app.js": script, "/ui/style.css": style]

@@ -1,9 +1,3 @@
-// The dashboard's script (served at `/ui/app.js`): routing, the API calls, the views.
-// Edited here, as plain js: the raw string below is the asset byte for byte.
-extension DashboardAsset {
-    static let script = DashboardAsset(
-        contentType: "text/javascript; charset=utf-8",
-        text: #"""
 // Berth dashboard: a single page that reads the REST API with the token the user signed in with.
 // No framework and no external asset; every element is built with textContent, never innerHTML,
 // so nothing an execution prints or names can run as markup. The style sheet and this script are
@@ -481,5 +475,3 @@ function route() {
 document.getElementById('sign-out').addEventListener('click', () => signOut('Signed out.'));
 window.addEventListener('hashchange', route);
 route();
-"""#)
-}
