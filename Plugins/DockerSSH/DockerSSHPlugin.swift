@@ -38,7 +38,7 @@ struct DockerSSHPlugin: DockerEnginePlugin {
     func close() async {
         await engine.close()
         for pool in pools { await pool.close() }
-        keeper.close()
+        await keeper.closeAndWait()
     }
 }
 

@@ -295,7 +295,8 @@ public struct BerthClient: Sendable {
         return set
     }()
 
-    static func escape(_ text: String) -> String {
+    /// `text` percent-encoded for a URL path segment or query value (RFC 3986 unreserved kept).
+    public static func escape(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
     }
 }

@@ -35,7 +35,12 @@ struct API: Sendable {
         }
         try Self.checkQuery(request, route)
         if route.hasIDParameter, let id = context.parameters.get("id") {
-            context.logger[metadataKey: route.tag == "tokens" ? "token.target" : "execution.id"] = .string(id)
+            let key = switch route.tag {
+            case "tokens": "token.target"
+            case "templates": "template"
+            default: "execution.id"
+            }
+            context.logger[metadataKey: key] = .string(id)
         }
         switch (operation, principal) {
         case (.submitExecution, let caller?): return try await submit(request, caller, context: context)
@@ -63,6 +68,10 @@ struct API: Sendable {
         case (.createToken, _): return try await createToken(request, context: context)
         case (.listTokens, _): return try await listTokens()
         case (.revokeToken, _): return try await revokeToken(context)
+        case (.createTemplate, let caller?): return try await createTemplate(request, caller)
+        case (.listTemplates, _): return try await listTemplates(request)
+        case (.getTemplate, _): return JSONBody.response(Wire.template(try await template(context)))
+        case (.deprecateTemplate, let caller?): return try await deprecateTemplate(request, caller, context: context)
         case (.runSimulation, let caller?), (.getJobStatus, let caller?), (.getJobResult, let caller?), (.getJobProgress, let caller?),
              (.getJobLogs, let caller?), (.stopJob, let caller?), (.listJobs, let caller?), (.getJobInfo, let caller?):
             guard let settings = configuration.jobService else {
@@ -73,7 +82,8 @@ struct API: Sendable {
         case (.submitExecution, nil), (.listExecutions, nil), (.getExecution, nil), (.cancelExecution, nil),
              (.getExecutionLogs, nil), (.listExecutionEvents, nil), (.getExecutionProgress, nil), (.getExecutionResult, nil),
              (.getExecutionArtifacts, nil), (.streamEvents, nil), (.runSimulation, nil), (.getJobStatus, nil), (.getJobResult, nil),
-             (.getJobProgress, nil), (.getJobLogs, nil), (.stopJob, nil), (.listJobs, nil), (.getJobInfo, nil):
+             (.getJobProgress, nil), (.getJobLogs, nil), (.stopJob, nil), (.listJobs, nil), (.getJobInfo, nil),
+             (.createTemplate, nil), (.deprecateTemplate, nil):
             throw Problem.unauthenticated("this route needs an API token")
         }
     }
@@ -81,7 +91,7 @@ struct API: Sendable {
     // MARK: Executions
 
     private func submit(_ request: Request, _ caller: Principal, context: some RequestContext) async throws -> Response {
-        let body = try await Self.readBody(request, limit: configuration.maxBodyBytes)
+        let (body, template) = try await expandTemplate(try await Self.readBody(request, limit: configuration.maxBodyBytes))
         let submission = try Submission(body: body)
         let targetHost = submission.targetHost ?? configuration.defaultHost
         try await checkTargetHost(submission.targetHost)
@@ -92,7 +102,8 @@ struct API: Sendable {
             }
         }
         let id = key.map { IdempotencyKey.executionID(key: $0, owner: caller.owner) }
-        let new = try submission.newExecution(id: id, owner: caller.owner, targetHost: targetHost, sealer: self.context.sealer)
+        var new = try submission.newExecution(id: id, owner: caller.owner, targetHost: targetHost, sealer: self.context.sealer)
+        new.template = template
         if let url = new.webhookURL, !configuration.webhookURLs.contains(where: { HostPolicy.glob($0, matches: url) }) {
             throw Problem.invalid(
                 "webhook_url",

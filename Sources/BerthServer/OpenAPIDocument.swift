@@ -25,7 +25,22 @@ enum OpenAPIDocument {
                 "maxLength": 2048, "pattern": .string("^(" + webhookURLs.map(globRegex).joined(separator: "|") + ")$"),
                 "description": .string("POSTed, signed, when the execution ends; one of: " + webhookURLs.joined(separator: ", ")),
             ])
+        // A template's spec is a submission without the fields each run gives.
+        var spec = submission
+        spec["properties"] = .object(properties.filter { !API.TemplateRequest.runOnlyFields.contains($0.key) })
+        spec["required"] = ["image"]
+        schemas["TemplateSpec"] = .object(spec)
+        // A submission names an image, or a template with parameters (docs/templates.md).
+        properties["template"] = ["type": "string", "pattern": .string(TemplateName.referencePattern),
+                                  "description": "Run this template (name@version, name@latest or name); the image and command are then the template's"]
+        properties["parameters"] = ["type": "object", "description": "The template's parameters, checked against its parameters_schema"]
         submission["properties"] = .object(properties)
+        submission["required"] = nil
+        let templateGives = Submission.fields.subtracting(API.templateRunFields).sorted()
+        submission["anyOf"] = [
+            ["required": ["image"], "not": ["anyOf": [["required": ["parameters"]], ["required": ["template"]]]]],
+            ["required": ["template"], "not": ["anyOf": .array(templateGives.map { ["required": [.string($0)]] })]],
+        ]
         schemas["Submission"] = .object(submission)
         if routes.contains(where: { $0.operation == .runSimulation }) {
             schemas["RunSimulationRequest"] = JobServiceSchemas.runRequest(targetHosts: targetHosts)
@@ -74,11 +89,13 @@ enum OpenAPIDocument {
     private static func operation(_ route: APIRoute) -> JSONValue {
         var parameters: [JSONValue] = []
         if route.hasIDParameter {
-            parameters.append([
-                "name": "id", "in": "path", "required": true,
-                "description": .string(route.tag == "tokens" ? "The token's id" : "The execution's id"),
-                "schema": ["type": "string", "format": "uuid"],
-            ])
+            parameters.append(route.tag == "templates"
+                ? ["name": "id", "in": "path", "required": true,
+                   "description": "A template reference: `name@version`, or `name` / `name@latest` for the newest version not deprecated",
+                   "schema": ["type": "string", "pattern": .string(TemplateName.referencePattern)]]
+                : ["name": "id", "in": "path", "required": true,
+                   "description": .string(route.tag == "tokens" ? "The token's id" : "The execution's id"),
+                   "schema": ["type": "string", "format": "uuid"]])
         }
         for query in route.query {
             var parameter: [String: JSONValue] = [
@@ -263,6 +280,10 @@ enum OpenAPIDocument {
             "config": nullable("object", ["description": "The inline config given at submission"]),
             "keep": ["type": "boolean"],
             "webhook_url": nullable("string"),
+            "template": ["oneOf": [
+                object(["name": ["type": "string"], "version": ["type": "integer", "minimum": 1]], required: ["name", "version"]),
+                ["type": "null"],
+            ], "description": "The template it was submitted from"],
             "outputs_expired_at": ["oneOf": [time, ["type": "null"]], "description": "When retention removed the logs and collected outputs"],
             "created_at": time,
             "updated_at": time,
@@ -271,9 +292,33 @@ enum OpenAPIDocument {
         ], required: [
             "id", "name", "owner", "image", "command", "args", "env", "working_dir", "target_host", "host", "state",
             "state_reason", "exit_code", "error", "attempts", "priority", "labels", "cpus", "memory_mb",
-            "timeout_seconds", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds", "not_before", "secret_env", "config", "keep", "outputs_expired_at", "webhook_url",
+            "timeout_seconds", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds", "not_before", "secret_env", "config", "keep", "outputs_expired_at", "webhook_url", "template",
             "created_at", "updated_at", "started_at", "finished_at",
         ]),
+        "TemplateRequest": object([
+            "name": ["type": "string", "pattern": .string(TemplateName.pattern), "description": "The template's name; each registration adds its next version"],
+            "description": nullable("string", ["maxLength": 1000, "pattern": noNUL]),
+            "spec": ref("TemplateSpec"),
+            "parameters_schema": nullable("object", ["description": "The JSON Schema a run's parameters must satisfy"]),
+        ], required: ["name", "spec"]),
+        "Template": object([
+            "name": ["type": "string"],
+            "version": ["type": "integer", "minimum": 1],
+            "ref": ["type": "string", "description": "name@version"],
+            "description": nullable("string"),
+            "spec": ["type": "object"],
+            "parameters_schema": nullable("object"),
+            "created_by": ["type": "string"],
+            "created_at": time,
+            "deprecated_at": nullableTime,
+            "deprecation_reason": nullable("string"),
+        ], required: [
+            "name", "version", "ref", "description", "spec", "parameters_schema", "created_by", "created_at", "deprecated_at", "deprecation_reason",
+        ]),
+        "TemplateList": object(["items": ["type": "array", "items": ref("Template")]], required: ["items"]),
+        "TemplateDeprecation": object([
+            "reason": ["type": "string", "minLength": 1, "maxLength": 1000, "pattern": noNUL],
+        ], required: []),
         "TokenRequest": object([
             "name": ["type": "string", "pattern": noControls, "minLength": 1, "maxLength": 100, "description": "A name for people"],
             "role": ["type": "string", "enum": .array(APIRole.allCases.map { .string($0.rawValue) })],

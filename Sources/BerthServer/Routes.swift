@@ -10,6 +10,7 @@ enum Operation: String, CaseIterable, Sendable {
     case getExecutionProgress, getExecutionResult, getExecutionArtifacts, streamEvents
     case listHosts, listPlugins, healthz, readyz, openAPI, metrics
     case createToken, listTokens, revokeToken
+    case createTemplate, listTemplates, getTemplate, deprecateTemplate
     // The job-service routes (``APIRoute/jobService``), registered only when configured.
     case runSimulation, getJobStatus, getJobResult, getJobProgress, getJobLogs, stopJob, listJobs, getJobInfo, jobServiceHealth
 }
@@ -165,7 +166,7 @@ extension APIRoute {
                     schema: string),
                 QueryParameter(
                     name: "Last-Event-ID", description: "With `text/event-stream`: go on after this chunk seq (browsers send it when they reconnect)",
-                    schema: ["type": "string", "pattern": "^[0-9]+$"]),
+                    schema: ["type": "string", "pattern": "^[0-9]{1,18}$"]),
             ],
             responses: [
                 RouteResponse(status: 200, description: "The output: raw text, NDJSON lines of LogChunk, or server-sent events", content: [
@@ -225,6 +226,46 @@ extension APIRoute {
                 RouteResponse(status: 403, description: "A submitter asked for another owner's events", content: problem),
                 invalid,
                 RouteResponse(status: 429, description: "The token holds as many follows and streams as allowed", content: problem),
+                unavailable,
+            ]),
+        APIRoute(
+            method: .post, path: "/v1/templates", operation: .createTemplate,
+            summary: "Register a template: the next version of its name, immutable from then on", tag: "templates",
+            requestBody: ref("TemplateRequest"),
+            roles: writers,
+            responses: [
+                RouteResponse(status: 201, description: "The new version", content: json("Template")),
+                RouteResponse(status: 400, description: "The body is not JSON", content: problem),
+                RouteResponse(status: 403, description: "A viewer token", content: problem),
+                RouteResponse(status: 413, description: "The body is larger than the server accepts", content: problem),
+                RouteResponse(status: 422, description: "A field is missing, unknown or invalid (`field` names it, `spec.…` inside the spec)", content: problem),
+                unavailable,
+            ]),
+        APIRoute(
+            method: .get, path: "/v1/templates", operation: .listTemplates,
+            summary: "Every template version, by name, newest version first", tag: "templates",
+            query: [QueryParameter(name: "name", description: "Only this template's versions", schema: ["type": "string", "pattern": "^[^\\u0000]*$"])],
+            responses: [RouteResponse(status: 200, description: "The versions", content: json("TemplateList")), invalid, unavailable]),
+        APIRoute(
+            method: .get, path: "/v1/templates/{id}", operation: .getTemplate,
+            summary: "One template version: `name@3`, or `name` / `name@latest` for the newest one not deprecated", tag: "templates",
+            responses: [
+                RouteResponse(status: 200, description: "The version", content: json("Template")),
+                RouteResponse(status: 404, description: "No such template or version (`template_not_found`)", content: problem),
+                unavailable,
+            ]),
+        APIRoute(
+            method: .post, path: "/v1/templates/{id}/deprecate", operation: .deprecateTemplate,
+            summary: "Deprecate a template version: `@latest` skips it; runs naming it still work", tag: "templates",
+            requestBody: ref("TemplateDeprecation"),
+            roles: writers,
+            responses: [
+                RouteResponse(status: 200, description: "The version, deprecated", content: json("Template")),
+                RouteResponse(status: 400, description: "The body is not JSON", content: problem),
+                RouteResponse(status: 403, description: "A viewer token, or a submitter deprecating another owner's template", content: problem),
+                RouteResponse(status: 404, description: "No such template version (`template_not_found`); the reference must name a version", content: problem),
+                RouteResponse(status: 413, description: "The body is larger than the server accepts", content: problem),
+                RouteResponse(status: 422, description: "A field is invalid (`field` names it)", content: problem),
                 unavailable,
             ]),
         APIRoute(

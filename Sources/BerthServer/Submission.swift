@@ -212,7 +212,9 @@ extension String {
 /// Whether a stored execution is what `new` would create: the check that an idempotency key
 /// is not reused for a different submission. Secret values are compared opened.
 func matches(_ execution: Execution, _ new: NewExecution, sealer: (any SecretSealer)?) -> Bool {
-    guard execution.secretEnvNames == new.secretEnvNames, execution.keep == new.keep, execution.webhookURL == new.webhookURL else { return false }
+    guard execution.secretEnvNames == new.secretEnvNames, execution.keep == new.keep, execution.webhookURL == new.webhookURL,
+          execution.template == new.template
+    else { return false }
     // The stored config comes back in PostgreSQL's spelling: compare the values.
     guard execution.config.flatMap({ try? JSONValue(parsing: $0) }) == new.config.flatMap({ try? JSONValue(parsing: $0) }) else { return false }
     if let stored = execution.sealedSecretEnv, let given = new.sealedSecretEnv {

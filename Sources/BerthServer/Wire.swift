@@ -70,6 +70,7 @@ enum Wire {
             "config": optional(execution.config.flatMap { try? JSONValue(parsing: $0) }) { $0 },
             "keep": .bool(execution.keep),
             "webhook_url": optional(execution.webhookURL) { .string($0) },
+            "template": optional(execution.template) { ["name": .string($0.name), "version": .number(Double($0.version))] },
             "outputs_expired_at": optional(execution.outputsExpiredAt, time),
             "created_at": time(execution.createdAt),
             "updated_at": time(execution.updatedAt),
@@ -90,6 +91,22 @@ enum Wire {
             "last_used_at": optional(token.lastUsedAt, time),
             "expires_at": optional(token.expiresAt, time),
             "revoked_at": optional(token.revokedAt, time),
+        ]
+    }
+
+    /// A template version.
+    static func template(_ template: ExecutionTemplate) -> JSONValue {
+        [
+            "name": .string(template.name),
+            "version": .number(Double(template.version)),
+            "ref": .string("\(template.name)@\(template.version)"),
+            "description": optional(template.description) { .string($0) },
+            "spec": .object(template.spec),
+            "parameters_schema": template.parametersSchema ?? .null,
+            "created_by": .string(template.createdBy),
+            "created_at": time(template.createdAt),
+            "deprecated_at": optional(template.deprecatedAt, time),
+            "deprecation_reason": optional(template.deprecationReason) { .string($0) },
         ]
     }
 

@@ -29,6 +29,13 @@ final class SSHDriver: Sendable {
     }
 
     private let inbox = Mutex(Inbox())
+    /// Whether the thread has freed the session and closed its socket, and who waits for it.
+    private let finished = Mutex(Finished())
+
+    private struct Finished {
+        var done = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
     /// A non-blocking pipe: a byte written to `[1]` wakes the loop's `poll()` on `[0]`.
     private let wakePipe: [Int32]
     let endpoint: SSHEndpoint
@@ -66,6 +73,7 @@ final class SSHDriver: Sendable {
                     connected = try SSHLogin(endpoint: endpoint).run()
                 } catch {
                     driver.markStopped()
+                    driver.markFinished()
                     continuation.resume(returning: .failure(error))
                     return
                 }
@@ -116,6 +124,30 @@ final class SSHDriver: Sendable {
     func stop() {
         inbox.withLock { $0.stopping = true }
         wake()
+    }
+
+    /// Asks the thread to stop and returns once it has freed the session and closed the
+    /// socket, so nothing of the connection runs on after a plugin instance was closed (a
+    /// process that exits right after would otherwise tear down libssh2's crypto under it).
+    func stopAndWait() async {
+        stop()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = finished.withLock { finished -> Bool in
+                if !finished.done { finished.waiters.append(continuation) }
+                return finished.done
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// For the thread, last: the connection is gone; wakes ``stopAndWait()``.
+    func markFinished() {
+        let waiters = finished.withLock { finished in
+            finished.done = true
+            defer { finished.waiters = [] }
+            return finished.waiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     private func wake() {

@@ -273,5 +273,6 @@ final class SSHLoop {
         libssh2_session_disconnect_ex(session, SSH_DISCONNECT_BY_APPLICATION, "berth closing", "")
         libssh2_session_free(session)
         Glibc.close(socket)
+        driver.markFinished()
     }
 }

@@ -48,6 +48,12 @@ public final class SSHSession: Sendable {
         driver.stop()
     }
 
+    /// Closes every channel and the connection, and returns once the session's thread has
+    /// let go of them.
+    public func closeAndWait() async {
+        await driver.stopAndWait()
+    }
+
     deinit {
         driver.stop()
     }

@@ -86,12 +86,21 @@ public final class SSHSessionKeeper: Sendable {
 
     /// Closes the session; later calls fail.
     public func close() {
-        let session = state.withLock { state in
+        takeForClosing()?.close()
+    }
+
+    /// Closes the session, and returns once its thread has let go of the connection (what a
+    /// plugin instance's `close` must wait for).
+    public func closeAndWait() async {
+        await takeForClosing()?.closeAndWait()
+    }
+
+    private func takeForClosing() -> SSHSession? {
+        state.withLock { state in
             state.closed = true
             defer { state.session = nil }
             return state.session
         }
-        session?.close()
     }
 
     private func logIn() async -> Result<SSHSession, PluginError> {

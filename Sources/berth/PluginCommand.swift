@@ -31,7 +31,7 @@ struct PluginCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let settingsValue = try settings.map(PluginCommand.readSettings)
+            let settingsValue = try settings.map { try ObjectFile.read($0, what: "settings") }
             let plugin: LoadedPlugin
             do {
                 plugin = try LoadedPlugin.load(file: file)
@@ -109,7 +109,7 @@ struct PluginCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            var suite = ConformanceSuite(file: file, settings: try PluginCommand.readSettings(settings), image: image)
+            var suite = ConformanceSuite(file: file, settings: try ObjectFile.read(settings, what: "settings"), image: image)
             suite.timeout = .seconds(timeout)
             let results = await suite.run { Terminal.line($0.line) }
             let failed = results.filter { $0.outcome == .failed }.count
@@ -117,28 +117,6 @@ struct PluginCommand: AsyncParsableCommand {
             let skipped = results.count - failed - passed
             Terminal.line("\(passed) passed, \(failed) failed, \(skipped) skipped")
             if failed > 0 { throw ExitCodes.failure }
-        }
-    }
-
-    /// The settings object in a YAML or JSON file.
-    static func readSettings(_ path: String) throws -> JSONValue {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            Terminal.error("cannot read the settings file \(path): \(error.localizedDescription)")
-            throw ExitCodes.failure
-        }
-        do {
-            let value = try JSONValue(yaml: text, file: path)
-            guard value.objectValue != nil else {
-                Terminal.error("\(path): the settings must be an object, found \(value.typeName)")
-                throw ExitCodes.failure
-            }
-            return value
-        } catch let error as YAMLError {
-            Terminal.error(error.description)
-            throw ExitCodes.failure
         }
     }
 }

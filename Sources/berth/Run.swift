@@ -36,8 +36,14 @@ struct Run: AsyncParsableCommand {
             if client.json { Terminal.printJSON(execution.json) } else { Terminal.line(execution.id) }
             return
         }
-        let status = client.json ? nil : LiveStatus.onTerminal(for: execution.id)
-        let interrupts = CancelOnInterrupt(client: api, id: execution.id, status: status)
+        try await Self.followToTheEnd(execution.id, client: api, json: client.json)
+    }
+
+    /// Follows a submitted execution's output (with the status line on a terminal; the first
+    /// interrupt cancels it) and exits as the execution did (docs/cli.md, `berth run`).
+    static func followToTheEnd(_ id: String, client api: BerthClient, json: Bool) async throws {
+        let status = json ? nil : LiveStatus.onTerminal(for: id)
+        let interrupts = CancelOnInterrupt(client: api, id: id, status: status)
         defer { interrupts.stop() }
         let refreshing = status?.refreshing(from: api)
         let final: ExecutionView
@@ -47,10 +53,10 @@ struct Run: AsyncParsableCommand {
                 status?.finish()
             }
             final = try await withClientErrors {
-                try await Self.follow(execution.id, client: api, status: status)
+                try await Self.follow(id, client: api, status: status)
             }
         }
-        if client.json { Terminal.printJSON(final.json) }
+        if json { Terminal.printJSON(final.json) }
         let code = Self.exitCode(for: final)
         if let message = Self.explanation(for: final) {
             Terminal.error(message)

@@ -151,13 +151,18 @@ extension ServerTests {
             let id = try h.id(of: try await h.submit(["image": "x"])).uuidString.lowercased()
             let tokenID = try await Harness.makeToken(h.store, .viewer, owner: "v").id.uuidString.lowercased()
             // An event stream never ends; EventStreamTests reads it.
+            _ = try await h.request(.post, "/v1/templates", json: ["name": "route-check", "spec": ["image": "x"]])
             for route in router.routes where route.path.description != "/v1/events" {
-                let target = route.path.description.hasPrefix("/v1/tokens") ? tokenID : id
-                let path = route.path.description.replacingOccurrences(of: "{id}", with: target)
-                let body: ByteBuffer? = route.method == .post && !path.contains("cancel") && !path.contains("revoke")
-                    ? ByteBuffer(string: #"{"image":"x"}"#) : nil
+                let path = route.path.description
+                let target = path.hasPrefix("/v1/tokens") ? tokenID : path.hasPrefix("/v1/templates") ? "route-check@1" : id
+                let concrete = path.replacingOccurrences(of: "{id}", with: target)
+                let body: ByteBuffer? = switch (route.method, path) {
+                case (.post, "/v1/executions"): ByteBuffer(string: #"{"image":"x"}"#)
+                case (.post, "/v1/templates"): ByteBuffer(string: #"{"name":"route-check","spec":{"image":"x"}}"#)
+                default: nil
+                }
                 let answer = try await h.client.execute(
-                    uri: path, method: route.method, headers: [.authorization: "Bearer \(h.adminToken)"], body: body)
+                    uri: concrete, method: route.method, headers: [.authorization: "Bearer \(h.adminToken)"], body: body)
                 // 404 only as the route's own answer (no progress or result yet), never "no route".
                 let ownAnswer = answer.status == .notFound ? try answer.json()["code"]?.stringValue?.hasPrefix("no_") == true : true
                 #expect(ownAnswer, "\(route): \(answer.status)")

@@ -46,6 +46,8 @@ public struct Execution: Sendable, Hashable, Codable, Identifiable {
     public var keep = false
     /// Called (POST, signed) when the execution ends.
     public var webhookURL: String?
+    /// The template it was submitted from, if any.
+    public var template: TemplateReference?
     /// When retention removed the logs and collected outputs (the execution had finished
     /// longer ago than `retention.finished_seconds`).
     public var outputsExpiredAt: Date?

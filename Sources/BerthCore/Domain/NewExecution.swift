@@ -45,6 +45,8 @@ public struct NewExecution: Sendable, Hashable, Codable {
     public var keep = false
     /// Called (POST, signed) when the execution ends.
     public var webhookURL: String?
+    /// The template it is submitted from, if any.
+    public var template: TemplateReference?
 
     /// Creates a submission.
     /// - Parameters:

@@ -30,6 +30,19 @@ public protocol Store: Sendable {
     /// Writes a new execution as `queued` with its first event, in one transaction.
     /// - Parameter new: The submission.
     /// - Returns: The stored execution.
+    /// Stores `new` as the next version of its name (one more than the highest, from 1).
+    func createTemplate(_ new: NewExecutionTemplate) async throws(StoreError) -> ExecutionTemplate
+
+    /// The template `name` at `version`; with no version, its newest version not deprecated.
+    func template(name: String, version: Int?) async throws(StoreError) -> ExecutionTemplate?
+
+    /// Every template version, by name, newest version first; only `name`'s when given.
+    func templates(name: String?) async throws(StoreError) -> [ExecutionTemplate]
+
+    /// Marks a version deprecated (once; a second call keeps the first time and reason).
+    /// - Returns: The template, or nil when there is no such version.
+    func deprecateTemplate(name: String, version: Int, reason: String) async throws(StoreError) -> ExecutionTemplate?
+
     func createExecution(_ new: NewExecution) async throws(StoreError) -> Execution
 
     /// The execution with this id, or `nil`.

@@ -39,5 +39,6 @@ public struct Migration: Sendable, Hashable {
         Migration(version: 5, name: "outputs", sql: String(decoding: PackageResources._005_outputs_sql, as: UTF8.self)),
         Migration(version: 6, name: "inputs_artifacts", sql: String(decoding: PackageResources._006_inputs_artifacts_sql, as: UTF8.self)),
         Migration(version: 7, name: "webhooks", sql: String(decoding: PackageResources._007_webhooks_sql, as: UTF8.self)),
+        Migration(version: 8, name: "templates", sql: String(decoding: PackageResources._008_templates_sql, as: UTF8.self)),
     ]
 }

@@ -31,6 +31,7 @@ extension PostgresStore {
             case labels, cpus, memoryBytes = "memory_bytes", timeoutSeconds = "timeout_seconds", priority
             case maxAttempts = "max_attempts", retryOnExitCodes = "retry_on_exit_codes", retryBackoffSeconds = "retry_backoff_seconds"
             case secretEnv = "secret_env", secretEnvNames = "secret_env_names", config, keep, webhookURL = "webhook_url"
+            case templateName = "template_name", templateVersion = "template_version"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -59,6 +60,8 @@ extension PostgresStore {
             try container.encodeIfPresent(new.config, forKey: .config)
             try container.encode(new.keep, forKey: .keep)
             try container.encodeIfPresent(new.webhookURL, forKey: .webhookURL)
+            try container.encodeIfPresent(new.template?.name, forKey: .templateName)
+            try container.encodeIfPresent(new.template?.version, forKey: .templateVersion)
         }
     }
 
@@ -71,16 +74,16 @@ extension PostgresStore {
                     working_dir text, target_host text, labels jsonb, cpus double precision, memory_bytes bigint,
                     timeout_seconds integer, priority integer, max_attempts integer, retry_on_exit_codes jsonb,
                     retry_backoff_seconds double precision, secret_env text, secret_env_names jsonb, config text,
-                    keep boolean, webhook_url text)
+                    keep boolean, webhook_url text, template_name text, template_version integer)
             ), e AS (
                 INSERT INTO executions (id, name, owner, image, command, args, env, working_dir, target_host,
                                         labels, cpus, memory_bytes, timeout_seconds, priority, state, state_reason,
                                         max_attempts, retry_on_exit_codes, retry_backoff_seconds, secret_env, secret_env_names,
-                                        config, keep, webhook_url, created_at, updated_at)
+                                        config, keep, webhook_url, template_name, template_version, created_at, updated_at)
                 SELECT id, name, owner, image, command, args, env, working_dir, target_host,
                        labels, cpus, memory_bytes, timeout_seconds, priority, 'queued', 'submitted',
                        max_attempts, retry_on_exit_codes, retry_backoff_seconds, decode(secret_env, 'base64'), secret_env_names,
-                       config::jsonb, keep, webhook_url,
+                       config::jsonb, keep, webhook_url, template_name, template_version,
                        now() + index * interval '1 microsecond', now() + index * interval '1 microsecond'
                 FROM t ORDER BY index
                 RETURNING *
