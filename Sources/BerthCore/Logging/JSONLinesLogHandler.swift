@@ -34,18 +34,16 @@ public struct JSONLinesLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    /// Writes one line.
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-        file: String, function: String, line: UInt
-    ) {
+    /// Writes one line for `event`, with its `error` when it carries one and the metadata has none.
+    public func log(event: LogEvent) {
         var fields: [String: JSONValue] = [
-            "time": .string(Timestamp.now().rfc3339), "level": .string(level.rawValue), "label": .string(label),
-            "message": .string(message.description), "source": .string(source),
+            "time": .string(Timestamp.now().rfc3339), "level": .string(event.level.rawValue), "label": .string(label),
+            "message": .string(event.message.description), "source": .string(event.source),
         ]
-        for (key, value) in metadata.merging(explicit ?? [:], uniquingKeysWith: { $1 }) {
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             fields[Self.reserved.contains(key) ? "metadata." + key : key] = Self.json(value)
         }
+        if let error = event.error, fields["error"] == nil { fields["error"] = .string("\(error)") }
         write(JSONValue.object(fields).serialized() + [UInt8(ascii: "\n")])
     }
 
