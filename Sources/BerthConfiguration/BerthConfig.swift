@@ -640,6 +640,7 @@ public struct BerthConfig: Sendable, Hashable {
     /// limits, and a leadership retry of a fifth of ``leaderFailoverSeconds``.
     public func schedulerConfiguration() -> SchedulerConfiguration {
         var configuration = SchedulerConfiguration(defaultHost: defaultHost, maxConcurrent: maxConcurrentByHost)
+        configuration.hostLabels = labelsByHost
         configuration.leaderRetryInterval = .milliseconds(Int64(leaderFailoverSeconds * 200))
         return configuration
     }

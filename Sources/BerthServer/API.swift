@@ -93,7 +93,8 @@ struct API: Sendable {
     private func submit(_ request: Request, _ caller: Principal, context: some RequestContext) async throws -> Response {
         let (body, template) = try await expandTemplate(try await Self.readBody(request, limit: configuration.maxBodyBytes))
         let submission = try Submission(body: body)
-        let targetHost = submission.targetHost ?? configuration.defaultHost
+        // Selecting hosts by label replaces the default host.
+        let targetHost = submission.targetHost ?? (submission.hostSelector.isEmpty ? configuration.defaultHost : nil)
         try await checkTargetHost(submission.targetHost)
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
         if let key {
@@ -112,8 +113,9 @@ struct API: Sendable {
                     : "'\(url)' is not an allowed webhook URL (webhooks.allowed_urls: \(configuration.webhookURLs.joined(separator: ", ")))",
                 code: "webhook_not_allowed")
         }
-        if let host = targetHost, let violation = configuration.policies[host]?.violation(by: new) {
-            throw Problem.policyViolation(violation, host: host)
+        // A selector may land on any matching host: the execution must keep every one's policy.
+        for host in try await policyHosts(targetHost: targetHost, selector: new.hostSelector) {
+            if let violation = configuration.policies[host]?.violation(by: new) { throw Problem.policyViolation(violation, host: host) }
         }
         var logger = context.logger
         let execution: Execution
@@ -127,6 +129,14 @@ struct API: Sendable {
         logger[metadataKey: "execution.id"] = .string(Wire.id(execution.id))
         logger.info("execution submitted", metadata: ["image": .string(execution.image)])
         return JSONBody.response(Wire.execution(execution), status: .created)
+    }
+
+    /// The hosts whose policy a submission must keep: its target host, or every host its
+    /// selector matches.
+    private func policyHosts(targetHost: String?, selector: [String: String]) async throws -> [String] {
+        if let targetHost { return [targetHost] }
+        guard !selector.isEmpty else { return [] }
+        return configuration.hostLabels.filter { _, labels in selector.allSatisfy { labels[$0.key] == $0.value } }.keys.sorted()
     }
 
     /// Refuses a target host that no configured host has (`422 unknown_target_host`).

@@ -29,6 +29,7 @@ enum OpenAPIDocument {
         var spec = submission
         spec["properties"] = .object(properties.filter { !API.TemplateRequest.runOnlyFields.contains($0.key) })
         spec["required"] = ["image"]
+        spec["not"] = ["required": ["target_host", "host_selector"]]
         schemas["TemplateSpec"] = .object(spec)
         // A submission names an image, or a template with parameters (docs/templates.md).
         properties["template"] = ["type": "string", "pattern": .string(TemplateName.referencePattern),
@@ -36,6 +37,7 @@ enum OpenAPIDocument {
         properties["parameters"] = ["type": "object", "description": "The template's parameters, checked against its parameters_schema"]
         submission["properties"] = .object(properties)
         submission["required"] = nil
+        submission["not"] = ["required": ["target_host", "host_selector"]]
         let templateGives = Submission.fields.subtracting(API.templateRunFields).sorted()
         submission["anyOf"] = [
             ["required": ["image"], "not": ["anyOf": [["required": ["parameters"]], ["required": ["template"]]]]],
@@ -226,6 +228,8 @@ enum OpenAPIDocument {
             "env": ["type": "object", "propertyNames": ["pattern": "^[A-Za-z_][A-Za-z0-9_]*$"], "additionalProperties": ["type": "string", "pattern": noNUL]],
             "working_dir": nullable("string", ["pattern": noNUL]),
             "target_host": nullable("string", ["minLength": 1, "pattern": noControls, "description": "A configured target host; omitted: the server's default host, or any"]),
+            "host_selector": ["type": "object", "propertyNames": ["minLength": 1, "pattern": noControls], "additionalProperties": ["type": "string", "pattern": noControls],
+                              "description": "Run on a healthy host whose labels include these (the one with the most free slots); instead of target_host"],
             "labels": ["type": "object", "propertyNames": labelKey, "additionalProperties": labelValue,
                        "description": "Kubernetes' label grammar, for every host; keys starting with 'berth.' are reserved"],
             "cpus": nullable("number", ["exclusiveMinimum": 0]),
@@ -261,6 +265,7 @@ enum OpenAPIDocument {
             "env": stringMap,
             "working_dir": nullable("string"),
             "target_host": nullable("string"),
+            "host_selector": stringMap,
             "host": nullable("string", ["description": "Where the current attempt is placed"]),
             "state": ref("State"),
             "state_reason": nullable("string"),
@@ -290,7 +295,7 @@ enum OpenAPIDocument {
             "started_at": nullableTime,
             "finished_at": nullableTime,
         ], required: [
-            "id", "name", "owner", "image", "command", "args", "env", "working_dir", "target_host", "host", "state",
+            "id", "name", "owner", "image", "command", "args", "env", "working_dir", "target_host", "host_selector", "host", "state",
             "state_reason", "exit_code", "error", "attempts", "priority", "labels", "cpus", "memory_mb",
             "timeout_seconds", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds", "not_before", "secret_env", "config", "keep", "outputs_expired_at", "webhook_url", "template",
             "created_at", "updated_at", "started_at", "finished_at",

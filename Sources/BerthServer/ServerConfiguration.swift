@@ -12,6 +12,8 @@ public struct ServerConfiguration: Sendable {
     public var defaultHost: String?
     /// Each host's policy, by host name; a host not here accepts what Berth accepts.
     public var policies: [String: HostPolicy] = [:]
+    /// Each host's labels, by host name: which policies a host selector can reach.
+    public var hostLabels: [String: [String: String]] = [:]
     /// The largest request head (all header lines) accepted; a larger one closes the connection.
     public var maxHeaderBytes: Int = 16 * 1024
     /// A connection that sends no complete request part (a request head, a body chunk) for this

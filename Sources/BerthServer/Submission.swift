@@ -12,6 +12,8 @@ struct Submission: Sendable, Equatable {
     var env: [String: String]
     var workingDir: String?
     var targetHost: String?
+    /// Labels a host must have, instead of naming one (`host_selector`).
+    var hostSelector: [String: String]
     var labels: [String: String]
     var cpus: Double?
     var memoryMB: Int64?
@@ -30,7 +32,7 @@ struct Submission: Sendable, Equatable {
 
     /// The members a submission may have; any other is refused (`unknown_field`).
     static let fields: Set<String> = [
-        "image", "command", "args", "env", "working_dir", "target_host", "labels", "cpus",
+        "image", "command", "args", "env", "working_dir", "target_host", "host_selector", "labels", "cpus",
         "memory_mb", "timeout_seconds", "priority", "name", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds",
         "secret_env", "config", "keep", "webhook_url",
     ]
@@ -65,6 +67,13 @@ struct Submission: Sendable, Equatable {
         }
         workingDir = try reader.optionalString("working_dir")
         targetHost = try reader.optionalString("target_host")
+        hostSelector = try reader.optionalStringMap("host_selector") ?? [:]
+        if reader.value("target_host") != nil, reader.value("host_selector") != nil {
+            throw Problem.invalid("host_selector", "name a host (target_host) or select hosts by label (host_selector), not both", code: "conflicting_fields")
+        }
+        for (key, value) in hostSelector.sorted(by: { $0.key < $1.key }) where key.isEmpty || (key + value).unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw Problem.invalid("host_selector", "label \(JSONValue.string(key).jsonText): keys must not be empty, and keys and values hold no control characters")
+        }
         labels = try reader.optionalStringMap("labels") ?? [:]
         cpus = try reader.optionalDouble("cpus")
         if let cpus, !(cpus > 0) || !cpus.isFinite {
@@ -196,6 +205,7 @@ struct Submission: Sendable, Equatable {
         new.config = config.map { JSONValue.object($0).jsonText }
         new.keep = keep
         new.webhookURL = webhookURL
+        new.hostSelector = hostSelector
         return new
     }
 }
@@ -213,7 +223,7 @@ extension String {
 /// is not reused for a different submission. Secret values are compared opened.
 func matches(_ execution: Execution, _ new: NewExecution, sealer: (any SecretSealer)?) -> Bool {
     guard execution.secretEnvNames == new.secretEnvNames, execution.keep == new.keep, execution.webhookURL == new.webhookURL,
-          execution.template == new.template
+          execution.template == new.template, execution.hostSelector == new.hostSelector
     else { return false }
     // The stored config comes back in PostgreSQL's spelling: compare the values.
     guard execution.config.flatMap({ try? JSONValue(parsing: $0) }) == new.config.flatMap({ try? JSONValue(parsing: $0) }) else { return false }

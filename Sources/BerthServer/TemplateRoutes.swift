@@ -135,6 +135,9 @@ extension API {
             throw Problem.invalid(path, message, code: "invalid_parameters")
         }
         var merged = template.spec
+        // Where a run asks to go replaces where the template goes, whichever way each says it.
+        if members["target_host"] != nil { merged["host_selector"] = nil }
+        if members["host_selector"] != nil { merged["target_host"] = nil }
         for (key, value) in members {
             if key == "labels" || key == "env", case .object(let theirs) = value, case .object(let ours)? = merged[key] {
                 merged[key] = .object(ours.merging(theirs) { $1 })
@@ -152,7 +155,9 @@ extension API {
     }
 
     /// What a run of a template may set besides `template` and `parameters`.
-    static let templateRunFields: Set<String> = ["name", "labels", "env", "priority", "target_host", "secret_env", "webhook_url", "keep"]
+    static let templateRunFields: Set<String> = [
+        "name", "labels", "env", "priority", "target_host", "host_selector", "secret_env", "webhook_url", "keep",
+    ]
 
     /// `BERTH_PARAM_` and the key in capitals, every character but a letter or digit as `_`.
     static func parameterVariable(_ key: String) -> String {

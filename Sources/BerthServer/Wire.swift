@@ -51,6 +51,7 @@ enum Wire {
             "env": JSONValue(execution.env),
             "working_dir": optional(execution.workingDir) { .string($0) },
             "target_host": optional(execution.targetHost) { .string($0) },
+            "host_selector": JSONValue(execution.hostSelector),
             "host": optional(execution.host) { .string($0) },
             "state": .string(execution.state.rawValue),
             "state_reason": optional(execution.stateReason) { .string($0) },

@@ -87,6 +87,7 @@ struct Serve: AsyncParsableCommand {
         server.webhookURLs = settings.webhookURLs
         server.jobService = settings.jobService
         server.dashboard = settings.dashboardEnabled
+        server.hostLabels = settings.labelsByHost
         if let certificate = settings.listen.tlsCertificateFile, let key = settings.listen.tlsKeyFile {
             server.tls = ServerConfiguration.TLSFiles(certificateFile: certificate, keyFile: key)
         }

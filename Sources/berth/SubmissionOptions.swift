@@ -8,6 +8,10 @@ struct SubmissionOptions: ParsableArguments {
     @Option(name: .long, help: "The target host (default: the server's default_host).")
     var host: String?
 
+    @Option(name: .customLong("host-label"), help: ArgumentHelp(
+        "Run on a healthy host with this label, the one with the most free slots (repeatable; instead of --host).", valueName: "K=V"))
+    var hostLabel: [String] = []
+
     @Option(name: [.short, .long], help: ArgumentHelp("An environment variable for the container (repeatable).", valueName: "K=V"))
     var env: [String] = []
 
@@ -76,6 +80,8 @@ struct SubmissionOptions: ParsableArguments {
         guard !image.isEmpty else { throw ValidationError("the image must not be empty") }
         _ = try Self.pairs(env, option: "--env")
         _ = try Self.pairs(label, option: "--label")
+        _ = try Self.pairs(hostLabel, option: "--host-label")
+        if host != nil, !hostLabel.isEmpty { throw ValidationError("--host and --host-label cannot be used together") }
         _ = try secrets()
         if let cpus, !(cpus > 0) { throw ValidationError("--cpus must be greater than 0") }
         if let memoryMB, memoryMB <= 0 { throw ValidationError("--memory-mb must be greater than 0") }
@@ -124,6 +130,8 @@ struct SubmissionOptions: ParsableArguments {
         let labels = try Self.pairs(label, option: "--label")
         if !labels.isEmpty { body["labels"] = JSONValue(labels) }
         if let host { body["target_host"] = .string(host) }
+        let selector = try Self.pairs(hostLabel, option: "--host-label")
+        if !selector.isEmpty { body["host_selector"] = JSONValue(selector) }
         if let name { body["name"] = .string(name) }
         if let cpus { body["cpus"] = .number(cpus) }
         if let memoryMB { body["memory_mb"] = .number(Double(memoryMB)) }

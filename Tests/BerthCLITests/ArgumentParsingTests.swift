@@ -61,6 +61,14 @@ struct ArgumentParsingTests {
         #expect(throws: (any Error).self) { try Berth.parseAsRoot(["submit", "--max-attempts", "0", "busybox"]) }
         #expect(throws: (any Error).self) { try Berth.parseAsRoot(["submit", "--retry-on-exit-code", "0", "busybox"]) }
         #expect(throws: (any Error).self) { try Berth.parseAsRoot(["submit", "--retry-backoff", "-1", "busybox"]) }
+        #expect(throws: (any Error).self) { try Berth.parseAsRoot(["submit", "--host", "a", "--host-label", "gpu=true", "busybox"]) }
+        #expect(throws: (any Error).self) { try Berth.parseAsRoot(["submit", "--host-label", "gpu", "busybox"]) }
+    }
+
+    @Test func hostLabelsSelectHosts() throws {
+        let submit = try #require(try Berth.parseAsRoot(["submit", "--host-label", "gpu=true", "--host-label", "zone=1", "busybox"]) as? Submit)
+        let body = try submit.submission.body()
+        #expect(body["host_selector"] == ["gpu": "true", "zone": "1"] && body["target_host"] == nil)
     }
 
     @Test func logsAndConfig() throws {

@@ -133,4 +133,26 @@ struct SchedulerPlacementTests {
             }
         }
     }
+
+    @Test("a host selector picks the matching healthy host with the most free slots, and says why when none can")
+    func hostSelector() {
+        let gpu = ["gpu": "true"]
+        let hosts: [String: Host] = [
+            "a": Host(limit: 4, running: 3, labels: ["gpu": "true", "zone": "1"]),
+            "b": Host(limit: 4, running: 1, labels: ["gpu": "true"]),
+            "c": Host(limit: 8, running: 0, labels: ["gpu": "false"]),
+            "d": Host(unavailable: "engine down", limit: 8, running: 0, labels: ["gpu": "true"]),
+        ]
+        let queue = (0..<5).map { _ in Candidate(id: UUID(), targetHost: nil, hostSelector: gpu) }
+        let plan = PlacementPlan.make(queue: queue, hosts: hosts, defaultHost: "c")
+        // b has 3 free, a 1: b, b, then a tie (1 and 1) goes to a by name, then b, then none.
+        #expect(queue.prefix(4).map { plan.placements[$0.id] } == ["b", "b", "a", "b"])
+        #expect(plan.waiting[queue[4].id] == "no host with the labels gpu=true can take it now: a at capacity 4/4; b at capacity 4/4; d unreachable: engine down")
+
+        let none = Candidate(id: UUID(), targetHost: nil, hostSelector: ["disk": "ssd", "gpu": "true"])
+        #expect(PlacementPlan.make(queue: [none], hosts: hosts, defaultHost: "c").waiting[none.id] == "no configured host has the labels disk=ssd,gpu=true")
+        // Two labels must both match; the default host is not used for a selector.
+        let zone = Candidate(id: UUID(), targetHost: nil, hostSelector: ["gpu": "true", "zone": "1"])
+        #expect(PlacementPlan.make(queue: [zone], hosts: hosts, defaultHost: "c").placements[zone.id] == "a")
+    }
 }

@@ -188,6 +188,32 @@ struct DockerSSHTests {
         }
     }
 
+    @Test("host selection by labels across two engines: each selector runs where the labels match; no match waits saying so")
+    func labelSelection() async throws {
+        let hosts = [try RuntimeFixture.localHost(), try RuntimeFixture.remoteHost()]
+        let labels = ["local": ["engine": "local"], "remote": ["engine": "remote", "gpu": "true"]]
+        try await RuntimeFixture.with(hosts: hosts, maxConnections: 8, scheduling: true, hostLabels: labels) { runtime in
+            func submit(_ selector: [String: String]) async throws -> UUID {
+                var new = NewExecution(owner: "tester", image: TestEnvironment.localImage, args: ["sh", "-c", "echo selected"], targetHost: nil)
+                new.hostSelector = selector
+                return try await runtime.store.createExecution(new).id
+            }
+            let gpu = try await submit(["gpu": "true"])
+            let local = try await submit(["engine": "local"])
+            let nowhere = try await submit(["disk": "ssd"])
+            let onGPU = try await runtime.waitUntilTerminal(gpu, timeout: .seconds(60))
+            #expect(onGPU.state == .succeeded && onGPU.host == "remote", "\(onGPU.state) on \(onGPU.host ?? "-")")
+            #expect(try await runtime.output(gpu) == "selected\n")
+            let onLocal = try await runtime.waitUntilTerminal(local, timeout: .seconds(60))
+            #expect(onLocal.state == .succeeded && onLocal.host == "local", "\(onLocal.state) on \(onLocal.host ?? "-")")
+            let waiting = try await runtime.waitFor(nowhere, "the reason no host matches") {
+                $0.stateReason == "no configured host has the labels disk=ssd"
+            }
+            #expect(waiting.state == .queued && waiting.host == nil)
+            _ = try await runtime.store.transition(nowhere, from: .queued, to: .cancelled, reason: "test over")
+        }
+    }
+
     @Test("the scheduler runs one execution on each of two engines at once: local over its socket, remote over SSH")
     func twoEnginesAtOnce() async throws {
         let hosts = [try RuntimeFixture.localHost(), try RuntimeFixture.remoteHost()]

@@ -31,7 +31,7 @@ struct RuntimeFixture {
     /// scheduler (placing on the first host by default) leads before `body` starts.
     static func with(
         hosts: [TargetHostConfiguration], maxConnections: Int = 4, scheduling: Bool = false, sealer: (any SecretSealer)? = nil,
-        options: ExecutionSupervisor.Options = ExecutionSupervisor.Options(),
+        options: ExecutionSupervisor.Options = ExecutionSupervisor.Options(), hostLabels: [String: [String: String]] = [:],
         _ body: (RuntimeFixture) async throws -> Void
     ) async throws {
         try await TestServer.withStore(maxConnections: maxConnections) { store, _ in
@@ -45,6 +45,7 @@ struct RuntimeFixture {
                 var configuration = SchedulerConfiguration(defaultHost: hosts[0].name)
                 configuration.leaderLockKey = .random(in: 1...Int64.max)
                 configuration.stopGraceSeconds = 2
+                configuration.hostLabels = hostLabels
                 let leader = Scheduler(
                     store: store, plugins: plugins, supervisor: supervisor, configuration: configuration, logger: TestServer.logger)
                 scheduler = leader

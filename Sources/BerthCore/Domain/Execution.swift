@@ -48,6 +48,9 @@ public struct Execution: Sendable, Hashable, Codable, Identifiable {
     public var webhookURL: String?
     /// The template it was submitted from, if any.
     public var template: TemplateReference?
+    /// Labels a host must have for the execution to run there, when it names no host (empty:
+    /// none asked for).
+    public var hostSelector: [String: String] = [:]
     /// When retention removed the logs and collected outputs (the execution had finished
     /// longer ago than `retention.finished_seconds`).
     public var outputsExpiredAt: Date?

@@ -47,6 +47,9 @@ public struct NewExecution: Sendable, Hashable, Codable {
     public var webhookURL: String?
     /// The template it is submitted from, if any.
     public var template: TemplateReference?
+    /// Labels a host must have for the execution to run there, when it names no host (empty:
+    /// none asked for).
+    public var hostSelector: [String: String] = [:]
 
     /// Creates a submission.
     /// - Parameters:

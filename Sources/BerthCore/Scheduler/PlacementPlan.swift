@@ -7,8 +7,10 @@ public import Foundation
 /// that can start now, and for each one that waits, a reason a user can act on.
 ///
 /// Rules:
-/// - an execution goes to its `targetHost`, else to the default host, else it waits
-///   ("no target host and no default_host configured");
+/// - an execution goes to its `targetHost`; else, when it has a `hostSelector`, to the matching
+///   host (its labels include every selected one) that is healthy and has the most free slots
+///   (ties: the first by name), or it waits saying why no match can take it; else to the
+///   default host, else it waits ("no target host and no default_host configured");
 /// - a host that is not configured, or not healthy, takes nothing;
 /// - a host takes executions while `running + placed < limit`; once it is full, every later
 ///   execution for it waits too. Capacity only shrinks within one plan, so a later execution
@@ -18,13 +20,16 @@ public struct PlacementPlan: Sendable, Hashable {
     public struct Candidate: Sendable, Hashable {
         /// The execution's id.
         public var id: UUID
-        /// The host it asked for; `nil` means the default host.
+        /// The host it asked for; `nil` means the default host (or a selected one).
         public var targetHost: String?
+        /// Labels a host must have, when it names no host.
+        public var hostSelector: [String: String]
 
         /// Creates a candidate.
-        public init(id: UUID, targetHost: String?) {
+        public init(id: UUID, targetHost: String?, hostSelector: [String: String] = [:]) {
             self.id = id
             self.targetHost = targetHost
+            self.hostSelector = hostSelector
         }
     }
 
@@ -37,12 +42,15 @@ public struct PlacementPlan: Sendable, Hashable {
         public var limit: Int
         /// How many it holds now (`scheduled`, `starting`, `running`).
         public var running: Int
+        /// Its labels from configuration, for host selectors.
+        public var labels: [String: String]
 
         /// Creates a host state.
-        public init(unavailable: String? = nil, limit: Int, running: Int) {
+        public init(unavailable: String? = nil, limit: Int, running: Int, labels: [String: String] = [:]) {
             self.unavailable = unavailable
             self.limit = limit
             self.running = running
+            self.labels = labels
         }
     }
 
@@ -66,6 +74,16 @@ public struct PlacementPlan: Sendable, Hashable {
         var plan = PlacementPlan(placements: [:], waiting: [:])
         var used: [String: Int] = [:]
         for candidate in queue {
+            if candidate.targetHost == nil, !candidate.hostSelector.isEmpty {
+                switch select(candidate.hostSelector, hosts: hosts, used: used) {
+                case .success(let name):
+                    used[name, default: 0] += 1
+                    plan.placements[candidate.id] = name
+                case .failure(let reason):
+                    plan.waiting[candidate.id] = reason.text
+                }
+                continue
+            }
             guard let name = candidate.targetHost ?? defaultHost else {
                 plan.waiting[candidate.id] = "no target host and no default_host configured"
                 continue
@@ -87,5 +105,34 @@ public struct PlacementPlan: Sendable, Hashable {
             plan.placements[candidate.id] = name
         }
         return plan
+    }
+
+    /// Why no host was selected.
+    struct NoHost: Error {
+        var text: String
+    }
+
+    /// The healthy host matching `selector` with the most free slots (ties: the first by name).
+    private static func select(_ selector: [String: String], hosts: [String: HostState], used: [String: Int]) -> Result<String, NoHost> {
+        let wanted = selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        let matching = hosts.filter { _, host in selector.allSatisfy { host.labels[$0.key] == $0.value } }.sorted { $0.key < $1.key }
+        guard !matching.isEmpty else { return .failure(NoHost(text: "no configured host has the labels \(wanted)")) }
+        var best: (name: String, free: Int)?
+        var held: [String] = []
+        for (name, host) in matching {
+            if let message = host.unavailable {
+                held.append("\(name) unreachable: \(message)")
+                continue
+            }
+            let holding = host.running + used[name, default: 0]
+            let free = host.limit - holding
+            guard free > 0 else {
+                held.append("\(name) at capacity \(max(holding, host.running))/\(host.limit)")
+                continue
+            }
+            if best == nil || free > best!.free { best = (name, free) }
+        }
+        if let best { return .success(best.name) }
+        return .failure(NoHost(text: "no host with the labels \(wanted) can take it now: " + held.joined(separator: "; ")))
     }
 }

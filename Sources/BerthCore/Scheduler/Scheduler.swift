@@ -279,7 +279,8 @@ public actor Scheduler: ExecutionControl {
         var hostStates: [String: PlacementPlan.HostState] = [:]
         for (name, info) in hosts {
             hostStates[name] = PlacementPlan.HostState(
-                unavailable: info.unavailable, limit: info.limit ?? 0, running: counts[name, default: 0])
+                unavailable: info.unavailable, limit: info.limit ?? 0, running: counts[name, default: 0],
+                labels: configuration.hostLabels[name] ?? [:])
         }
         let defaultHost = configuration.defaultHost
         let states = hostStates

@@ -8,6 +8,8 @@ public struct SchedulerConfiguration: Sendable {
     /// The most executions each host holds at once (`scheduled`, `starting`, `running`), by host
     /// name. A host missing here uses its plugin's `capacity().maxConcurrent`.
     public var maxConcurrent: [String: Int]
+    /// Each host's labels, for executions that select hosts by label.
+    public var hostLabels: [String: [String: String]] = [:]
     /// The advisory-lock key that elects the leader; equal on every server of a deployment.
     public var leaderLockKey: Int64
     /// A safety re-check when no NOTIFY comes (NOTIFY wakes the leader at once).

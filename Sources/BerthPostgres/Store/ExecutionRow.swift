@@ -12,7 +12,7 @@ enum ExecutionRow {
                e.max_attempts, e.retry_on_exit_codes::text AS retry_on_exit_codes, e.retry_backoff_seconds,
                berth_us(e.not_before) AS not_before_us, e.secret_env, e.secret_env_names::text AS secret_env_names,
                e.config::text AS config, e.keep, berth_us(e.outputs_expired_at) AS outputs_expired_us, e.webhook_url,
-               e.template_name, e.template_version,
+               e.template_name, e.template_version, e.host_selector::text AS host_selector,
                berth_us(e.created_at) AS created_us, berth_us(e.updated_at) AS updated_us,
                berth_us(e.started_at) AS started_us, berth_us(e.finished_at) AS finished_us,
                a.number AS attempt_number, a.host AS attempt_host, a.runtime_handle AS attempt_handle,
@@ -83,6 +83,7 @@ enum ExecutionRow {
         execution.config = try row.text("config")
         execution.keep = try row.string("keep") == "t"
         execution.webhookURL = try row.text("webhook_url")
+        execution.hostSelector = try row.json([String: String].self, "host_selector") ?? [:]
         if let name = try row.text("template_name"), let version = try row.int64("template_version") {
             execution.template = TemplateReference(name: name, version: Int(version))
         }

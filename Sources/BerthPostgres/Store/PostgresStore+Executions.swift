@@ -31,7 +31,7 @@ extension PostgresStore {
             case labels, cpus, memoryBytes = "memory_bytes", timeoutSeconds = "timeout_seconds", priority
             case maxAttempts = "max_attempts", retryOnExitCodes = "retry_on_exit_codes", retryBackoffSeconds = "retry_backoff_seconds"
             case secretEnv = "secret_env", secretEnvNames = "secret_env_names", config, keep, webhookURL = "webhook_url"
-            case templateName = "template_name", templateVersion = "template_version"
+            case templateName = "template_name", templateVersion = "template_version", hostSelector = "host_selector"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -62,6 +62,7 @@ extension PostgresStore {
             try container.encodeIfPresent(new.webhookURL, forKey: .webhookURL)
             try container.encodeIfPresent(new.template?.name, forKey: .templateName)
             try container.encodeIfPresent(new.template?.version, forKey: .templateVersion)
+            try container.encode(new.hostSelector, forKey: .hostSelector)
         }
     }
 
@@ -74,16 +75,16 @@ extension PostgresStore {
                     working_dir text, target_host text, labels jsonb, cpus double precision, memory_bytes bigint,
                     timeout_seconds integer, priority integer, max_attempts integer, retry_on_exit_codes jsonb,
                     retry_backoff_seconds double precision, secret_env text, secret_env_names jsonb, config text,
-                    keep boolean, webhook_url text, template_name text, template_version integer)
+                    keep boolean, webhook_url text, template_name text, template_version integer, host_selector jsonb)
             ), e AS (
                 INSERT INTO executions (id, name, owner, image, command, args, env, working_dir, target_host,
                                         labels, cpus, memory_bytes, timeout_seconds, priority, state, state_reason,
                                         max_attempts, retry_on_exit_codes, retry_backoff_seconds, secret_env, secret_env_names,
-                                        config, keep, webhook_url, template_name, template_version, created_at, updated_at)
+                                        config, keep, webhook_url, template_name, template_version, host_selector, created_at, updated_at)
                 SELECT id, name, owner, image, command, args, env, working_dir, target_host,
                        labels, cpus, memory_bytes, timeout_seconds, priority, 'queued', 'submitted',
                        max_attempts, retry_on_exit_codes, retry_backoff_seconds, decode(secret_env, 'base64'), secret_env_names,
-                       config::jsonb, keep, webhook_url, template_name, template_version,
+                       config::jsonb, keep, webhook_url, template_name, template_version, host_selector,
                        now() + index * interval '1 microsecond', now() + index * interval '1 microsecond'
                 FROM t ORDER BY index
                 RETURNING *
@@ -156,14 +157,16 @@ extension PostgresStore {
             try await pool.withConnection { connection in
                 let candidates = try await connection.query(
                     """
-                    SELECT id, target_host FROM executions
+                    SELECT id, target_host, host_selector::text AS host_selector FROM executions
                     WHERE state = 'queued' AND (not_before IS NULL OR not_before <= now())
                     ORDER BY priority DESC, created_at, id
                     LIMIT $1
                     """,
                     [PostgresBind(limit)]
                 ).map { row in
-                    PlacementPlan.Candidate(id: try ExecutionRow.required(row.uuid("id"), "id"), targetHost: try row.text("target_host"))
+                    PlacementPlan.Candidate(
+                        id: try ExecutionRow.required(row.uuid("id"), "id"), targetHost: try row.text("target_host"),
+                        hostSelector: try row.json([String: String].self, "host_selector") ?? [:])
                 }
                 guard !candidates.isEmpty else { return [] }
                 let placed = placement(candidates)
