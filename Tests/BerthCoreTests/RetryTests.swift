@@ -96,12 +96,10 @@ struct RetryTests {
             }
             let again = try await runtime.store.events(of: created.id, afterSeq: nil, limit: 100).filter { $0.toState == .scheduled }
             #expect(again.map(\.attempt) == [1, 1])
-            // Not before the time the requeue set: its decision plus the 0.5 s backoff. The decision
-            // came after the `starting` event and before the requeue's own event was stamped.
-            let notBefore = try #require(requeued.notBefore)
-            #expect(notBefore.timeIntervalSince(events[2].at) >= 0.499)
-            #expect(notBefore.timeIntervalSince(events[3].at) <= 0.501)
-            #expect(again[1].at >= notBefore.addingTimeInterval(-0.001))
+            // Placed again no sooner than the 0.5 s backoff after the requeue's decision, which came
+            // after the `starting` event. (The execution read above may already be a later requeue
+            // on a loaded machine, so its not_before is not compared with the first requeue's.)
+            #expect(again[1].at.timeIntervalSince(events[2].at) >= 0.499)
             _ = try await runtime.scheduler.cancel(created.id, reason: "cancelled by test")
             #expect(try await SchedulerTests.terminal(runtime.store, created.id).state == .cancelled)
         }
