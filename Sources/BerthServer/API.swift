@@ -91,8 +91,9 @@ struct API: Sendable {
     // MARK: Executions
 
     private func submit(_ request: Request, _ caller: Principal, context: some RequestContext) async throws -> Response {
-        let (body, template) = try await expandTemplate(try await Self.readBody(request, limit: configuration.maxBodyBytes))
-        let submission = try Submission(body: body)
+        let body = try JSONRequestBody.parse(try await Self.readBody(request, limit: configuration.maxBodyBytes))
+        let (document, template) = try await expandTemplate(body)
+        let submission = try Submission(document: document)
         // Selecting hosts by label replaces the default host.
         let targetHost = submission.targetHost ?? (submission.hostSelector.isEmpty ? configuration.defaultHost : nil)
         try await checkTargetHost(submission.targetHost)
@@ -136,7 +137,7 @@ struct API: Sendable {
     private func policyHosts(targetHost: String?, selector: [String: String]) async throws -> [String] {
         if let targetHost { return [targetHost] }
         guard !selector.isEmpty else { return [] }
-        return configuration.hostLabels.filter { _, labels in selector.allSatisfy { labels[$0.key] == $0.value } }.keys.sorted()
+        return configuration.hostLabels.filter { PlacementPlan.matches(selector, labels: $0.value) }.keys.sorted()
     }
 
     /// Refuses a target host that no configured host has (`422 unknown_target_host`).

@@ -10,14 +10,22 @@ enum JSONRequestBody {
     ///   differently), `unknown_field`, `missing_field` (a ``JSONError`` saying "is required"),
     ///   `invalid_field` (any other ``JSONError``), or the ``Problem`` `read` threw.
     static func read<T>(_ bytes: [UInt8], allowed: Set<String>, _ read: (JSONObjectReader) throws -> T) throws(Problem) -> T {
-        let document: JSONValue
+        try Self.read(try parse(bytes), allowed: allowed, read)
+    }
+
+    /// Parses `bytes` as JSON: 400 `malformed_json`, or 422 `duplicate_field`.
+    static func parse(_ bytes: [UInt8]) throws(Problem) -> JSONValue {
         do {
-            document = try JSONValue(parsing: bytes)
+            return try JSONValue(parsing: bytes)
         } catch where error.reason == JSONError.duplicateKey {
             throw Problem.invalid(error.path, "appears more than once in its object", code: "duplicate_field")
         } catch {
             throw Problem.malformedJSON("the body is not valid JSON: \(error)", field: error.path.isEmpty ? nil : error.path)
         }
+    }
+
+    /// ``read(_:allowed:_:)`` of a document already parsed.
+    static func read<T>(_ document: JSONValue, allowed: Set<String>, _ read: (JSONObjectReader) throws -> T) throws(Problem) -> T {
         do {
             let reader = try JSONObjectReader(document, path: "")
             for key in reader.members.keys.sorted() where !allowed.contains(key) {

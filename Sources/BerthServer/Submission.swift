@@ -48,10 +48,11 @@ struct Submission: Sendable, Equatable {
     /// The allowed priority range.
     static let priorities: ClosedRange<Int64> = -1000...1000
 
-    /// Reads and validates a submission (everything but the target host, which needs the plugin host).
-    /// - Throws: ``Problem``: 400 for malformed JSON, 422 naming the field for anything else.
-    init(body bytes: [UInt8]) throws(Problem) {
-        self = try JSONRequestBody.read(bytes, allowed: Self.fields, Submission.init(reader:))
+    /// Reads and validates a parsed submission body (everything but the target host, which needs
+    /// the plugin host); parse it with ``JSONRequestBody/parse(_:)``.
+    /// - Throws: ``Problem``: 422 naming the field.
+    init(document: JSONValue) throws(Problem) {
+        self = try JSONRequestBody.read(document, allowed: Self.fields, Submission.init(reader:))
     }
 
     private init(reader: JSONObjectReader) throws {

@@ -39,7 +39,7 @@ extension API {
             // The spec is checked as the submission it stands for, so a template that registers
             // is one whose runs are accepted (its parameters aside).
             do {
-                _ = try Submission(body: JSONValue.object(spec).serialized())
+                _ = try Submission(document: .object(spec))
             } catch {
                 throw error.prefixingField("spec")
             }
@@ -117,8 +117,8 @@ extension API {
     /// template's spec, the run's own fields over it, the parameters (checked against the
     /// template's schema) as the inline config and as `BERTH_PARAM_*` variables. A body without
     /// `template` is returned as it is.
-    func expandTemplate(_ body: [UInt8]) async throws -> (body: [UInt8], template: TemplateReference?) {
-        guard case .object(var members)? = try? JSONValue(parsing: body), let reference = members["template"] else { return (body, nil) }
+    func expandTemplate(_ body: JSONValue) async throws -> (body: JSONValue, template: TemplateReference?) {
+        guard case .object(var members) = body, let reference = members["template"] else { return (body, nil) }
         guard let text = reference.stringValue else { throw Problem.invalid("template", "must be a template reference such as solver@3") }
         let template = try await resolveTemplate(text, field: "template")
         members["template"] = nil
@@ -151,7 +151,7 @@ extension API {
         }
         merged["env"] = .object(env)
         if template.parametersSchema != nil || !values.isEmpty { merged["config"] = parameters }
-        return (JSONValue.object(merged).serialized(), TemplateReference(name: template.name, version: template.version))
+        return (.object(merged), TemplateReference(name: template.name, version: template.version))
     }
 
     /// What a run of a template may set besides `template` and `parameters`.

@@ -107,6 +107,11 @@ public struct PlacementPlan: Sendable, Hashable {
         return plan
     }
 
+    /// Whether a host with `labels` has every label of `selector`.
+    public static func matches(_ selector: [String: String], labels: [String: String]) -> Bool {
+        selector.allSatisfy { labels[$0.key] == $0.value }
+    }
+
     /// Why no host was selected.
     struct NoHost: Error {
         var text: String
@@ -115,7 +120,7 @@ public struct PlacementPlan: Sendable, Hashable {
     /// The healthy host matching `selector` with the most free slots (ties: the first by name).
     private static func select(_ selector: [String: String], hosts: [String: HostState], used: [String: Int]) -> Result<String, NoHost> {
         let wanted = selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        let matching = hosts.filter { _, host in selector.allSatisfy { host.labels[$0.key] == $0.value } }.sorted { $0.key < $1.key }
+        let matching = hosts.filter { matches(selector, labels: $0.value.labels) }.sorted { $0.key < $1.key }
         guard !matching.isEmpty else { return .failure(NoHost(text: "no configured host has the labels \(wanted)")) }
         var best: (name: String, free: Int)?
         var held: [String] = []
