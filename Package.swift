@@ -295,7 +295,8 @@ let package = Package(
         .testTarget(
             name: "BerthServerTests",
             dependencies: [
-                "BerthServer", "BerthClient", "BerthCore", "BerthPluginKit", "BerthPostgres", "BerthSecrets", "BerthTestSupport",
+                "BerthServer", "BerthClient", "BerthCore", "BerthHTTP", "BerthPluginKit", "BerthPostgres", "BerthSecrets",
+                "BerthTestSupport", "CurlHTTP",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

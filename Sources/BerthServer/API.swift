@@ -18,6 +18,9 @@ struct API: Sendable {
     /// Recently read executions (the reads of every per-execution route).
     let executions: NotifiedCache<Execution>
 
+    /// What checks submissions and makes them executions.
+    var intake: SubmissionIntake { SubmissionIntake(configuration: configuration, context: context) }
+
     /// Handles `operation`: authenticates the request (unless the route is public), checks that
     /// the token's role may call the route, refuses query parameters it does not declare, and
     /// answers. A submitter sees only its own executions: another owner's is 404 to it.
@@ -38,6 +41,7 @@ struct API: Sendable {
             let key = switch route.tag {
             case "tokens": "token.target"
             case "templates": "template"
+            case "schedules": "schedule"
             default: "execution.id"
             }
             context.logger[metadataKey: key] = .string(id)
@@ -72,6 +76,12 @@ struct API: Sendable {
         case (.listTemplates, _): return try await listTemplates(request)
         case (.getTemplate, _): return JSONBody.response(Wire.template(try await template(context)))
         case (.deprecateTemplate, let caller?): return try await deprecateTemplate(request, caller, context: context)
+        case (.createSchedule, let caller?): return try await createSchedule(request, caller)
+        case (.listSchedules, let caller?): return try await listSchedules(caller)
+        case (.getSchedule, let caller?): return try await showSchedule(context, caller)
+        case (.pauseSchedule, let caller?): return try await pauseSchedule(context, caller, paused: true)
+        case (.resumeSchedule, let caller?): return try await pauseSchedule(context, caller, paused: false)
+        case (.deleteSchedule, let caller?): return try await deleteSchedule(context, caller)
         case (.runSimulation, let caller?), (.getJobStatus, let caller?), (.getJobResult, let caller?), (.getJobProgress, let caller?),
              (.getJobLogs, let caller?), (.stopJob, let caller?), (.listJobs, let caller?), (.getJobInfo, let caller?):
             guard let settings = configuration.jobService else {
@@ -83,7 +93,8 @@ struct API: Sendable {
              (.getExecutionLogs, nil), (.listExecutionEvents, nil), (.getExecutionProgress, nil), (.getExecutionResult, nil),
              (.getExecutionArtifacts, nil), (.streamEvents, nil), (.runSimulation, nil), (.getJobStatus, nil), (.getJobResult, nil),
              (.getJobProgress, nil), (.getJobLogs, nil), (.stopJob, nil), (.listJobs, nil), (.getJobInfo, nil),
-             (.createTemplate, nil), (.deprecateTemplate, nil):
+             (.createTemplate, nil), (.deprecateTemplate, nil), (.createSchedule, nil), (.listSchedules, nil), (.getSchedule, nil),
+             (.pauseSchedule, nil), (.resumeSchedule, nil), (.deleteSchedule, nil):
             throw Problem.unauthenticated("this route needs an API token")
         }
     }
@@ -92,11 +103,6 @@ struct API: Sendable {
 
     private func submit(_ request: Request, _ caller: Principal, context: some RequestContext) async throws -> Response {
         let body = try JSONRequestBody.parse(try await Self.readBody(request, limit: configuration.maxBodyBytes))
-        let (document, template) = try await expandTemplate(body)
-        let submission = try Submission(document: document)
-        // Selecting hosts by label replaces the default host.
-        let targetHost = submission.targetHost ?? (submission.hostSelector.isEmpty ? configuration.defaultHost : nil)
-        try await checkTargetHost(submission.targetHost)
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
         if let key {
             guard !key.isEmpty, key.count <= IdempotencyKey.maxLength else {
@@ -104,20 +110,7 @@ struct API: Sendable {
             }
         }
         let id = key.map { IdempotencyKey.executionID(key: $0, owner: caller.owner) }
-        var new = try submission.newExecution(id: id, owner: caller.owner, targetHost: targetHost, sealer: self.context.sealer)
-        new.template = template
-        if let url = new.webhookURL, !configuration.webhookURLs.contains(where: { HostPolicy.glob($0, matches: url) }) {
-            throw Problem.invalid(
-                "webhook_url",
-                configuration.webhookURLs.isEmpty
-                    ? "this server sends no webhooks (webhooks.allowed_urls is empty)"
-                    : "'\(url)' is not an allowed webhook URL (webhooks.allowed_urls: \(configuration.webhookURLs.joined(separator: ", ")))",
-                code: "webhook_not_allowed")
-        }
-        // A selector may land on any matching host: the execution must keep every one's policy.
-        for host in try await policyHosts(targetHost: targetHost, selector: new.hostSelector) {
-            if let violation = configuration.policies[host]?.violation(by: new) { throw Problem.policyViolation(violation, host: host) }
-        }
+        let new = try await intake.newExecution(body, owner: caller.owner, id: id)
         var logger = context.logger
         let execution: Execution
         do {
@@ -130,26 +123,6 @@ struct API: Sendable {
         logger[metadataKey: "execution.id"] = .string(Wire.id(execution.id))
         logger.info("execution submitted", metadata: ["image": .string(execution.image)])
         return JSONBody.response(Wire.execution(execution), status: .created)
-    }
-
-    /// The hosts whose policy a submission must keep: its target host, or every host its
-    /// selector matches.
-    private func policyHosts(targetHost: String?, selector: [String: String]) async throws -> [String] {
-        if let targetHost { return [targetHost] }
-        guard !selector.isEmpty else { return [] }
-        return configuration.hostLabels.filter { PlacementPlan.matches(selector, labels: $0.value) }.keys.sorted()
-    }
-
-    /// Refuses a target host that no configured host has (`422 unknown_target_host`).
-    func checkTargetHost(_ host: String?) async throws(Problem) {
-        guard let host else { return }
-        let known = await context.plugins.hosts.map(\.configuration.name)
-        guard known.contains(host) else {
-            throw Problem.invalid(
-                "target_host",
-                "no target host named '\(host)' is configured (configured: \(known.isEmpty ? "none" : known.joined(separator: ", ")))",
-                code: "unknown_target_host")
-        }
     }
 
     /// The answer to a submission whose Idempotency-Key maps to an existing execution.

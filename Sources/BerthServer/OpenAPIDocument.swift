@@ -38,7 +38,7 @@ enum OpenAPIDocument {
         submission["properties"] = .object(properties)
         submission["required"] = nil
         submission["not"] = ["required": ["target_host", "host_selector"]]
-        let templateGives = Submission.fields.subtracting(API.templateRunFields).sorted()
+        let templateGives = Submission.fields.subtracting(SubmissionIntake.templateRunFields).sorted()
         submission["anyOf"] = [
             ["required": ["image"], "not": ["anyOf": [["required": ["parameters"]], ["required": ["template"]]]]],
             ["required": ["template"], "not": ["anyOf": .array(templateGives.map { ["required": [.string($0)]] })]],
@@ -91,13 +91,20 @@ enum OpenAPIDocument {
     private static func operation(_ route: APIRoute) -> JSONValue {
         var parameters: [JSONValue] = []
         if route.hasIDParameter {
-            parameters.append(route.tag == "templates"
-                ? ["name": "id", "in": "path", "required": true,
-                   "description": "A template reference: `name@version`, or `name` / `name@latest` for the newest version not deprecated",
-                   "schema": ["type": "string", "pattern": .string(TemplateName.referencePattern)]]
-                : ["name": "id", "in": "path", "required": true,
-                   "description": .string(route.tag == "tokens" ? "The token's id" : "The execution's id"),
-                   "schema": ["type": "string", "format": "uuid"]])
+            let idParameter: JSONValue = switch route.tag {
+            case "templates":
+                ["name": "id", "in": "path", "required": true,
+                 "description": "A template reference: `name@version`, or `name` / `name@latest` for the newest version not deprecated",
+                 "schema": ["type": "string", "pattern": .string(TemplateName.referencePattern)]]
+            case "schedules":
+                ["name": "id", "in": "path", "required": true, "description": "The schedule's name",
+                 "schema": ["type": "string", "pattern": .string(TemplateName.pattern)]]
+            default:
+                ["name": "id", "in": "path", "required": true,
+                 "description": .string(route.tag == "tokens" ? "The token's id" : "The execution's id"),
+                 "schema": ["type": "string", "format": "uuid"]]
+            }
+            parameters.append(idParameter)
         }
         for query in route.query {
             var parameter: [String: JSONValue] = [
@@ -289,6 +296,10 @@ enum OpenAPIDocument {
                 object(["name": ["type": "string"], "version": ["type": "integer", "minimum": 1]], required: ["name", "version"]),
                 ["type": "null"],
             ], "description": "The template it was submitted from"],
+            "schedule": ["oneOf": [
+                object(["id": ["type": "string", "format": "uuid"], "name": ["type": "string"], "due_at": time], required: ["id", "name", "due_at"]),
+                ["type": "null"],
+            ], "description": "The schedule and due time it was made for"],
             "outputs_expired_at": ["oneOf": [time, ["type": "null"]], "description": "When retention removed the logs and collected outputs"],
             "created_at": time,
             "updated_at": time,
@@ -298,6 +309,7 @@ enum OpenAPIDocument {
             "id", "name", "owner", "image", "command", "args", "env", "working_dir", "target_host", "host_selector", "host", "state",
             "state_reason", "exit_code", "error", "attempts", "priority", "labels", "cpus", "memory_mb",
             "timeout_seconds", "max_attempts", "retry_on_exit_codes", "retry_backoff_seconds", "not_before", "secret_env", "config", "keep", "outputs_expired_at", "webhook_url", "template",
+            "schedule",
             "created_at", "updated_at", "started_at", "finished_at",
         ]),
         "TemplateRequest": object([
@@ -324,6 +336,56 @@ enum OpenAPIDocument {
         "TemplateDeprecation": object([
             "reason": ["type": "string", "minLength": 1, "maxLength": 1000, "pattern": noNUL],
         ], required: []),
+        "ScheduleRequest": object([
+            "name": ["type": "string", "pattern": .string(TemplateName.pattern), "description": "The schedule's unique name"],
+            "cron": ["type": "string", "minLength": 1, "pattern": noNUL,
+                     "description": "Five fields (minute hour day-of-month month day-of-week) or @hourly, @daily, @weekly, @monthly, @yearly"],
+            "time_zone": nullable("string", ["pattern": noNUL, "description": "An IANA time zone (default UTC)"]),
+            "template": ["type": "string", "pattern": .string(TemplateName.referencePattern),
+                         "description": "The template each run submits: name@version, or name / name@latest for the newest at each run"],
+            "parameters": nullable("object", ["description": "The parameters of every run, checked against the template's parameters_schema"]),
+            "run": nullable("object", [
+                "description": .string("Further fields of each run's submission: \(API.ScheduleRequest.runFields.sorted().joined(separator: ", "))"),
+                "propertyNames": ["enum": .array(API.ScheduleRequest.runFields.sorted().map { .string($0) })],
+            ]),
+            "concurrency_policy": nullable("string", [
+                "enum": .array(Schedule.ConcurrencyPolicy.allCases.map { .string($0.rawValue) } + [.null]),
+                "description": "While an earlier run is active: allow (default), forbid (skip the new one) or replace (cancel the earlier ones)",
+            ]),
+            "catch_up": nullable("string", [
+                "enum": .array(Schedule.CatchUp.allCases.map { .string($0.rawValue) } + [.null]),
+                "description": "Runs missed while no server ran: none, latest (default) or all (at most 100)",
+            ]),
+            "paused": nullable("boolean"),
+        ], required: ["name", "cron", "template"]),
+        "Schedule": object([
+            "id": ["type": "string", "format": "uuid"],
+            "name": ["type": "string"],
+            "cron": ["type": "string"],
+            "time_zone": ["type": "string"],
+            "template": ["type": "string"],
+            "parameters": ["type": "object"],
+            "run": ["type": "object"],
+            "concurrency_policy": ["type": "string", "enum": .array(Schedule.ConcurrencyPolicy.allCases.map { .string($0.rawValue) })],
+            "catch_up": ["type": "string", "enum": .array(Schedule.CatchUp.allCases.map { .string($0.rawValue) })],
+            "paused": ["type": "boolean"],
+            "owner": ["type": "string"],
+            "created_at": time,
+            "next_due_at": ["oneOf": [time, ["type": "null"]], "description": "The next run's time; null while paused or when it never comes"],
+            "last_due_at": ["oneOf": [time, ["type": "null"]], "description": "The last due time handled"],
+            "recent_runs": ["type": "array", "items": ref("ScheduleRun"), "description": "GET of one schedule: its 20 latest due times"],
+        ], required: [
+            "id", "name", "cron", "time_zone", "template", "parameters", "run", "concurrency_policy", "catch_up", "paused", "owner",
+            "created_at", "next_due_at", "last_due_at",
+        ]),
+        "ScheduleRun": object([
+            "due_at": time,
+            "outcome": ["type": "string", "enum": .array(ScheduleRun.Outcome.allCases.map { .string($0.rawValue) })],
+            "execution_id": ["type": ["string", "null"], "format": "uuid"],
+            "detail": nullable("string"),
+            "recorded_at": time,
+        ], required: ["due_at", "outcome", "execution_id", "detail", "recorded_at"]),
+        "ScheduleList": object(["items": ["type": "array", "items": ref("Schedule")]], required: ["items"]),
         "TokenRequest": object([
             "name": ["type": "string", "pattern": noControls, "minLength": 1, "maxLength": 100, "description": "A name for people"],
             "role": ["type": "string", "enum": .array(APIRole.allCases.map { .string($0.rawValue) })],

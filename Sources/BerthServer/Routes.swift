@@ -11,6 +11,7 @@ enum Operation: String, CaseIterable, Sendable {
     case listHosts, listPlugins, healthz, readyz, openAPI, metrics
     case createToken, listTokens, revokeToken
     case createTemplate, listTemplates, getTemplate, deprecateTemplate
+    case createSchedule, listSchedules, getSchedule, pauseSchedule, resumeSchedule, deleteSchedule
     // The job-service routes (``APIRoute/jobService``), registered only when configured.
     case runSimulation, getJobStatus, getJobResult, getJobProgress, getJobLogs, stopJob, listJobs, getJobInfo, jobServiceHealth
 }
@@ -97,6 +98,9 @@ extension APIRoute {
     private static let string: JSONValue = ["type": "string"]
     static let writers: Set<APIRole> = [.admin, .submitter]
     private static let tokenNotFound = RouteResponse(status: 404, description: "No token has this id", content: problem)
+    private static let scheduleNotFound = RouteResponse(
+        status: 404, description: "No schedule has this name, or it is another owner's and the token a submitter's (`schedule_not_found`)",
+        content: problem)
 
     /// The route table.
     static let all: [APIRoute] = [
@@ -268,6 +272,47 @@ extension APIRoute {
                 RouteResponse(status: 422, description: "A field is invalid (`field` names it)", content: problem),
                 unavailable,
             ]),
+        APIRoute(
+            method: .post, path: "/v1/schedules", operation: .createSchedule,
+            summary: "Create a schedule: a template run at the times of a cron expression", tag: "schedules",
+            requestBody: ref("ScheduleRequest"),
+            roles: writers,
+            responses: [
+                RouteResponse(status: 201, description: "The schedule, with its next due time", content: json("Schedule")),
+                RouteResponse(status: 400, description: "The body is not JSON", content: problem),
+                RouteResponse(status: 403, description: "A viewer token, or a run would break its host's policy (`policy_violation`)", content: problem),
+                RouteResponse(status: 404, description: "The template does not exist (`template_not_found`)", content: problem),
+                RouteResponse(status: 409, description: "A schedule has this name (`schedule_exists`)", content: problem),
+                RouteResponse(status: 413, description: "The body is larger than the server accepts", content: problem),
+                RouteResponse(
+                    status: 422,
+                    description: "A field is missing, unknown or invalid (`field` names it: `cron`, `time_zone`, `parameters.…`, `run.…`)",
+                    content: problem),
+                unavailable,
+            ]),
+        APIRoute(
+            method: .get, path: "/v1/schedules", operation: .listSchedules,
+            summary: "Every schedule, by name (a submitter's own only)", tag: "schedules",
+            responses: [RouteResponse(status: 200, description: "The schedules", content: json("ScheduleList")), unavailable]),
+        APIRoute(
+            method: .get, path: "/v1/schedules/{id}", operation: .getSchedule,
+            summary: "One schedule with what became of its 20 latest due times", tag: "schedules",
+            responses: [RouteResponse(status: 200, description: "The schedule", content: json("Schedule")), scheduleNotFound, unavailable]),
+        APIRoute(
+            method: .post, path: "/v1/schedules/{id}/pause", operation: .pauseSchedule,
+            summary: "Pause a schedule: nothing comes due until it is resumed", tag: "schedules",
+            roles: writers,
+            responses: [RouteResponse(status: 200, description: "The schedule, paused", content: json("Schedule")), scheduleNotFound, unavailable]),
+        APIRoute(
+            method: .post, path: "/v1/schedules/{id}/resume", operation: .resumeSchedule,
+            summary: "Resume a schedule from now on; the times that passed while paused are not made", tag: "schedules",
+            roles: writers,
+            responses: [RouteResponse(status: 200, description: "The schedule, with its next due time", content: json("Schedule")), scheduleNotFound, unavailable]),
+        APIRoute(
+            method: .delete, path: "/v1/schedules/{id}", operation: .deleteSchedule,
+            summary: "Delete a schedule and its run records; the executions it made stay", tag: "schedules",
+            roles: writers,
+            responses: [RouteResponse(status: 204, description: "Deleted"), scheduleNotFound, unavailable]),
         APIRoute(
             method: .get, path: "/v1/hosts", operation: .listHosts,
             summary: "The configured target hosts with their health and capacity", tag: "system",

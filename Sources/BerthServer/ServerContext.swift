@@ -1,4 +1,5 @@
 public import BerthCore
+public import Foundation
 
 /// What the REST handlers work with: the Store, the plugins and the running system.
 public struct ServerContext: Sendable {
@@ -10,6 +11,9 @@ public struct ServerContext: Sendable {
     public var control: any ExecutionControl
     /// Seals submitted secret environment values; `nil` refuses submissions that have any.
     public var sealer: (any SecretSealer)?
+    /// The wall clock schedules are read by (when a run is due, when the next one is); tests
+    /// pass one they move by hand.
+    public var now: @Sendable () -> Date
 
     /// A context.
     /// - Parameters:
@@ -17,10 +21,15 @@ public struct ServerContext: Sendable {
     ///   - plugins: The plugin host, started or starting.
     ///   - control: What cancels executions.
     ///   - sealer: What seals secret environment values.
-    public init(store: any Store, plugins: PluginHost, control: any ExecutionControl, sealer: (any SecretSealer)? = nil) {
+    ///   - now: The wall clock for schedules.
+    public init(
+        store: any Store, plugins: PluginHost, control: any ExecutionControl, sealer: (any SecretSealer)? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.store = store
         self.plugins = plugins
         self.control = control
         self.sealer = sealer
+        self.now = now
     }
 }

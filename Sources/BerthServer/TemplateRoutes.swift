@@ -4,9 +4,9 @@ import Foundation
 import Hummingbird
 import Logging
 
-/// `POST /v1/templates`, `GET /v1/templates`, `GET /v1/templates/{ref}`,
-/// `POST /v1/templates/{ref}/deprecate`, and what a submission naming a template becomes
-/// (docs/templates.md).
+/// `POST /v1/templates`, `GET /v1/templates`, `GET /v1/templates/{ref}` and
+/// `POST /v1/templates/{ref}/deprecate` (docs/templates.md). What a submission naming a template
+/// becomes is ``SubmissionIntake/expandTemplate(_:)``.
 extension API {
     /// The body of `POST /v1/templates`.
     struct TemplateRequest {
@@ -53,7 +53,7 @@ extension API {
 
     func createTemplate(_ request: Request, _ caller: Principal) async throws -> Response {
         let wanted = try TemplateRequest(body: try await Self.readBody(request, limit: configuration.maxBodyBytes))
-        try await checkTargetHost(wanted.spec["target_host"]?.stringValue)
+        try await intake.checkTargetHost(wanted.spec["target_host"]?.stringValue)
         let template = try await context.store.createTemplate(NewExecutionTemplate(
             name: wanted.name, description: wanted.description, spec: wanted.spec, parametersSchema: wanted.parametersSchema,
             createdBy: caller.owner))
@@ -68,24 +68,13 @@ extension API {
 
     /// The template the route's reference names.
     func template(_ context: some RequestContext) async throws -> ExecutionTemplate {
-        try await resolveTemplate(Self.reference(context), field: nil)
+        try await intake.resolveTemplate(Self.reference(context), field: nil)
     }
 
     /// The route's `{id}`: a template reference, percent-decoded (clients send `@` as `%40`).
     static func reference(_ context: some RequestContext) -> String {
         let raw = context.parameters.get("id") ?? ""
         return raw.removingPercentEncoding ?? raw
-    }
-
-    /// The template `reference` names; 404 `template_not_found` (naming `field`) when none.
-    func resolveTemplate(_ reference: String, field: String?) async throws -> ExecutionTemplate {
-        guard let (name, version) = TemplateName.parse(reference),
-              let template = try await context.store.template(name: name, version: version)
-        else {
-            throw Problem.templateNotFound(
-                "no template \(JSONValue.string(reference).jsonText) (a reference is name@version, name@latest or name)", field: field)
-        }
-        return template
     }
 
     func deprecateTemplate(_ request: Request, _ caller: Principal, context: some RequestContext) async throws -> Response {
@@ -111,70 +100,6 @@ extension API {
         }
         context.logger.notice("template deprecated", metadata: ["reason": .string(reason)])
         return JSONBody.response(Wire.template(template))
-    }
-
-    /// A submission naming a `template`, expanded into the submission it stands for: the
-    /// template's spec, the run's own fields over it, the parameters (checked against the
-    /// template's schema) as the inline config and as `BERTH_PARAM_*` variables. A body without
-    /// `template` is returned as it is.
-    func expandTemplate(_ body: JSONValue) async throws -> (body: JSONValue, template: TemplateReference?) {
-        guard case .object(var members) = body, let reference = members["template"] else { return (body, nil) }
-        guard let text = reference.stringValue else { throw Problem.invalid("template", "must be a template reference such as solver@3") }
-        let template = try await resolveTemplate(text, field: "template")
-        members["template"] = nil
-        let parameters = members.removeValue(forKey: "parameters") ?? [:]
-        guard case .object(let values) = parameters else { throw Problem.invalid("parameters", "must be an object") }
-        if let field = members.keys.sorted().first(where: { !Self.templateRunFields.contains($0) }) {
-            throw Problem.invalid(
-                field, "is given by the template; a run of a template may set only \(Self.templateRunFields.sorted().joined(separator: ", "))",
-                code: "template_field")
-        }
-        // A template without a schema takes any parameters, unchecked.
-        if let schema = template.parametersSchema, let violation = SettingsSchema(schema).violations(of: parameters, path: "parameters").first {
-            let (path, message) = Self.split(violation)
-            throw Problem.invalid(path, message, code: "invalid_parameters")
-        }
-        var merged = template.spec
-        // Where a run asks to go replaces where the template goes, whichever way each says it.
-        if members["target_host"] != nil { merged["host_selector"] = nil }
-        if members["host_selector"] != nil { merged["target_host"] = nil }
-        for (key, value) in members {
-            if key == "labels" || key == "env", case .object(let theirs) = value, case .object(let ours)? = merged[key] {
-                merged[key] = .object(ours.merging(theirs) { $1 })
-            } else {
-                merged[key] = value
-            }
-        }
-        var env = merged["env"]?.objectValue ?? [:]
-        for (key, value) in values {
-            env[Self.parameterVariable(key)] = env[Self.parameterVariable(key)] ?? .string(Self.parameterText(value))
-        }
-        merged["env"] = .object(env)
-        if template.parametersSchema != nil || !values.isEmpty { merged["config"] = parameters }
-        return (.object(merged), TemplateReference(name: template.name, version: template.version))
-    }
-
-    /// What a run of a template may set besides `template` and `parameters`.
-    static let templateRunFields: Set<String> = [
-        "name", "labels", "env", "priority", "target_host", "host_selector", "secret_env", "webhook_url", "keep",
-    ]
-
-    /// `BERTH_PARAM_` and the key in capitals, every character but a letter or digit as `_`.
-    static func parameterVariable(_ key: String) -> String {
-        "BERTH_PARAM_" + String(key.uppercased().unicodeScalars.map { scalar in
-            (scalar.value < 128 && (CharacterSet.alphanumerics.contains(scalar))) ? Character(scalar) : "_"
-        })
-    }
-
-    /// A parameter's value as a variable holds it: strings as they are, anything else as JSON.
-    static func parameterText(_ value: JSONValue) -> String {
-        value.stringValue ?? value.jsonText
-    }
-
-    /// `parameters.steps: expected integer, found string` as its path and its message.
-    private static func split(_ violation: String) -> (String, String) {
-        guard let range = violation.range(of: ": ") else { return ("parameters", violation) }
-        return (String(violation[..<range.lowerBound]), String(violation[range.upperBound...]))
     }
 }
 

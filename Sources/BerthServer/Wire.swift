@@ -72,6 +72,7 @@ enum Wire {
             "keep": .bool(execution.keep),
             "webhook_url": optional(execution.webhookURL) { .string($0) },
             "template": optional(execution.template) { ["name": .string($0.name), "version": .number(Double($0.version))] },
+            "schedule": optional(execution.schedule) { ["id": .string(id($0.id)), "name": .string($0.name), "due_at": time($0.dueAt)] },
             "outputs_expired_at": optional(execution.outputsExpiredAt, time),
             "created_at": time(execution.createdAt),
             "updated_at": time(execution.updatedAt),
@@ -108,6 +109,39 @@ enum Wire {
             "created_at": time(template.createdAt),
             "deprecated_at": optional(template.deprecatedAt, time),
             "deprecation_reason": optional(template.deprecationReason) { .string($0) },
+        ]
+    }
+
+    /// A schedule, with its latest run records when given.
+    static func schedule(_ schedule: Schedule, recentRuns: [ScheduleRun]? = nil) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "id": .string(id(schedule.id)),
+            "name": .string(schedule.name),
+            "cron": .string(schedule.cron),
+            "time_zone": .string(schedule.timeZone),
+            "template": .string(schedule.template),
+            "parameters": schedule.parameters,
+            "run": .object(schedule.run),
+            "concurrency_policy": .string(schedule.concurrencyPolicy.rawValue),
+            "catch_up": .string(schedule.catchUp.rawValue),
+            "paused": .bool(schedule.paused),
+            "owner": .string(schedule.owner),
+            "created_at": time(schedule.createdAt),
+            "next_due_at": optional(schedule.nextDueAt, time),
+            "last_due_at": optional(schedule.lastDueAt, time),
+        ]
+        if let recentRuns { object["recent_runs"] = .array(recentRuns.map(scheduleRun)) }
+        return .object(object)
+    }
+
+    /// What became of one due time of a schedule.
+    static func scheduleRun(_ run: ScheduleRun) -> JSONValue {
+        [
+            "due_at": time(run.dueAt),
+            "outcome": .string(run.outcome.rawValue),
+            "execution_id": optional(run.executionID) { .string(id($0)) },
+            "detail": optional(run.detail) { .string($0) },
+            "recorded_at": time(run.recordedAt),
         ]
     }
 

@@ -14,7 +14,7 @@ struct Berth: AsyncParsableCommand {
         subcommands: [
             Serve.self, Run.self, Submit.self, Ps.self, Show.self, Logs.self, Events.self, Cancel.self, Hosts.self,
             ProgressCommand.self, ResultCommand.self, ArtifactsCommand.self, Plugins.self, PluginCommand.self, Token.self, DB.self,
-            ConfigCommand.self, TemplateCommand.self,
+            ConfigCommand.self, TemplateCommand.self, ScheduleCommand.self,
         ]
     )
 }

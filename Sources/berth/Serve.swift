@@ -91,9 +91,13 @@ struct Serve: AsyncParsableCommand {
         if let certificate = settings.listen.tlsCertificateFile, let key = settings.listen.tlsKeyFile {
             server.tls = ServerConfiguration.TLSFiles(certificateFile: certificate, keyFile: key)
         }
-        let application = try await Self.application(
-            server, ServerContext(store: opened.store, plugins: plugins, control: scheduler, sealer: sealer)
-        ) {
+        let context = ServerContext(store: opened.store, plugins: plugins, control: scheduler, sealer: sealer)
+        // Only the scheduling leader makes the schedules' runs.
+        let schedules = ScheduleRunner(
+            configuration: server, context: context, isLeader: { await scheduler.isLeader }, logger: Logger(label: "berth.schedules"))
+        let runningSchedules = Task { await schedules.run() }
+        let application = try await Self.application(server, context) {
+            runningSchedules.cancel()
             dispatching.cancel()
             await scheduler.shutdown()
             await scheduling.value
@@ -126,6 +130,8 @@ struct Serve: AsyncParsableCommand {
         }
         announcement.cancel()
         logger.info("shutting down")
+        runningSchedules.cancel()
+        await runningSchedules.value
         dispatching.cancel()
         await dispatching.value
         await scheduler.shutdown()

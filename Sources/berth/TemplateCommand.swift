@@ -105,11 +105,7 @@ struct TemplateCommand: AsyncParsableCommand {
         @Argument(help: "The template: name@version, name@latest or name.")
         var reference: String
 
-        @Option(name: [.customShort("p"), .customLong("param")], help: ArgumentHelp("A parameter (repeatable).", valueName: "key=value"))
-        var parameters: [String] = []
-
-        @Option(name: .long, help: "A YAML or JSON file holding the parameters object (-p values go over it).")
-        var parametersFile: String?
+        @OptionGroup var parameters: ParameterOptions
 
         @Option(name: .long, help: "A name for the execution.")
         var name: String?
@@ -121,23 +117,10 @@ struct TemplateCommand: AsyncParsableCommand {
         var detach = false
 
         func run() async throws {
-            var values = try parametersFile.map { try ObjectFile.read($0, what: "parameters").objectValue ?? [:] } ?? [:]
-            for pair in parameters {
-                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                    throw ValidationError("-p must be key=value, not '\(pair)'")
-                }
-                let text = String(pair[pair.index(after: equals)...])
-                values[String(pair[..<equals])] = (try? JSONValue(parsing: text)) ?? .string(text)
-            }
-            var body: [String: JSONValue] = ["template": .string(reference), "parameters": .object(values)]
+            var body: [String: JSONValue] = ["template": .string(reference), "parameters": try parameters.values()]
             if let name { body["name"] = .string(name) }
-            var labels: [String: JSONValue] = [:]
-            for pair in label {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2 else { throw ValidationError("--label must be key=value, not '\(pair)'") }
-                labels[String(parts[0])] = .string(String(parts[1]))
-            }
-            if !labels.isEmpty { body["labels"] = .object(labels) }
+            let labels = try SubmissionOptions.pairs(label, option: "--label")
+            if !labels.isEmpty { body["labels"] = JSONValue(labels) }
             let api = client.client()
             let created = try ExecutionView(try await withClientErrors { try await api.send("POST", "/v1/executions", body: .object(body)) })
             if detach {

@@ -1,12 +1,15 @@
 import BerthClient
 import BerthCore
+import BerthHTTP
 import BerthPluginKit
 @testable import BerthServer
 import BerthTestSupport
+import CurlHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -40,7 +43,8 @@ struct LimitTests {
         configuration.maxLogFollowsPerToken = 2
         try await ServerHarness.run(configuration: configuration, setup: .live) { h in
             let url = "http://127.0.0.1:\(try #require(h.client.port))"
-            let watcher = BerthClient(baseURL: url, token: try await h.makeToken(.viewer, owner: "watcher"))
+            let heads = HeadCountingTransport(CurlTransport(endpoint: .url(url)))
+            let watcher = BerthClient(baseURL: url, token: try await h.makeToken(.viewer, owner: "watcher"), transport: heads)
             let admin = BerthClient(baseURL: url, token: h.adminToken)
             let a = try h.id(of: try await h.submit(["image": "x"])).uuidString.lowercased()
             let b = try h.id(of: try await h.submit(["image": "x"])).uuidString.lowercased()
@@ -54,10 +58,10 @@ struct LimitTests {
                     }
                 }
             }
-            // Both held (given 3 s to reach the server: 1 s was too little once, in CI's clean
-            // build with other suites running): the next one is refused.
-            try await Task.sleep(for: .seconds(3))
-            #expect(try await followStatus(watcher, b, within: 2) == 429)
+            // Both held (their 200 heads arrived, so the server gave each its place; a fixed
+            // 3 s wait was too little once in CI): the next one is refused.
+            try await heads.waitForSuccessfulHeads(2, within: .seconds(30))
+            #expect(try await followStatus(watcher, b, within: 10) == 429)
             do {
                 _ = try await watcher.send("GET", "/v1/executions/\(b)/logs?follow=true")
                 Issue.record("a third follow was accepted")
@@ -156,6 +160,53 @@ struct LimitTests {
             _ = try await h.store.transition(id, from: .queued, to: .cancelled, reason: "test")
             let answer = try await follow.value
             #expect(answer.status == .ok, "\(answer.text)")
+        }
+    }
+}
+
+/// A transport that counts the 2xx response heads of its streams, so a test can wait until a
+/// streamed answer has begun instead of sleeping.
+private final class HeadCountingTransport: HTTPTransport {
+    private let base: any HTTPTransport
+    private let count = Mutex(0)
+
+    init(_ base: any HTTPTransport) {
+        self.base = base
+    }
+
+    var endpointDescription: String { base.endpointDescription }
+
+    func send(_ request: BerthHTTP.HTTPRequest) async throws(PluginError) -> BerthHTTP.HTTPResponse {
+        try await base.send(request)
+    }
+
+    func stream(_ request: BerthHTTP.HTTPRequest) -> AsyncThrowingStream<HTTPStreamPart, any Error> {
+        let parts = base.stream(request)
+        let (stream, continuation) = AsyncThrowingStream<HTTPStreamPart, any Error>.makeStream()
+        let task = Task {
+            do {
+                for try await part in parts {
+                    if case .head(let status, _) = part, (200..<300).contains(status) { self.count.withLock { $0 += 1 } }
+                    continuation.yield(part)
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    /// Returns once `expected` 2xx heads have arrived; fails the test after `limit`.
+    func waitForSuccessfulHeads(_ expected: Int, within limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        while count.withLock({ $0 }) < expected {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("only \(count.withLock { $0 }) of \(expected) streams began within \(limit)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 }

@@ -37,6 +37,8 @@ struct Harness: Sendable {
     let plugins: PluginHost
     let configuration: ServerConfiguration
     let adminToken: String
+    /// What the app's handlers work with (the Store, plugins, control and clock).
+    let context: ServerContext
 
     /// Who a request is sent as.
     enum Caller: Sendable {
@@ -70,6 +72,7 @@ enum ServerHarness {
         hosts: [TargetHostConfiguration] = [TargetHostConfiguration(name: "sim", plugin: "simulated")],
         startPlugins: Bool = true,
         control: (@Sendable (PostgresStore) -> any ExecutionControl)? = nil,
+        now: @escaping @Sendable () -> Date = { Date() },
         _ body: @Sendable @escaping (Harness) async throws -> Void
     ) async throws {
         try await TestServer.withStore { store, _ in
@@ -78,13 +81,14 @@ enum ServerHarness {
             if startPlugins { await plugins.start() }
             let context = ServerContext(
                 store: store, plugins: plugins, control: control?(store) ?? StoreCancellingControl(store: store),
-                sealer: try AESGCMSealer(keyBytes: (0..<32).map { _ in UInt8.random(in: 0...255) }))
+                sealer: try AESGCMSealer(keyBytes: (0..<32).map { _ in UInt8.random(in: 0...255) }), now: now)
             let app = try await buildApplication(configuration: configuration, context: context, logger: TestServer.logger)
             let admin = try await Harness.makeToken(store, .admin, owner: "admin")
             do {
                 try await app.test(setup) { client in
                     try await body(Harness(
-                        client: client, store: store, plugins: plugins, configuration: configuration, adminToken: admin.text))
+                        client: client, store: store, plugins: plugins, configuration: configuration, adminToken: admin.text,
+                        context: context))
                 }
             } catch {
                 await plugins.shutdown()

@@ -152,13 +152,18 @@ extension ServerTests {
             let tokenID = try await Harness.makeToken(h.store, .viewer, owner: "v").id.uuidString.lowercased()
             // An event stream never ends; EventStreamTests reads it.
             _ = try await h.request(.post, "/v1/templates", json: ["name": "route-check", "spec": ["image": "x"]])
-            for route in router.routes where route.path.description != "/v1/events" {
+            _ = try await h.request(.post, "/v1/schedules", json: ["name": "route-check", "cron": "@daily", "template": "route-check"])
+            // Deletions last, so that what they delete was there for the other routes.
+            let routes = router.routes.filter { $0.method != .delete } + router.routes.filter { $0.method == .delete }
+            for route in routes where route.path.description != "/v1/events" {
                 let path = route.path.description
-                let target = path.hasPrefix("/v1/tokens") ? tokenID : path.hasPrefix("/v1/templates") ? "route-check@1" : id
+                let target = path.hasPrefix("/v1/tokens") ? tokenID
+                    : path.hasPrefix("/v1/templates") ? "route-check@1" : path.hasPrefix("/v1/schedules") ? "route-check" : id
                 let concrete = path.replacingOccurrences(of: "{id}", with: target)
                 let body: ByteBuffer? = switch (route.method, path) {
                 case (.post, "/v1/executions"): ByteBuffer(string: #"{"image":"x"}"#)
                 case (.post, "/v1/templates"): ByteBuffer(string: #"{"name":"route-check","spec":{"image":"x"}}"#)
+                case (.post, "/v1/schedules"): ByteBuffer(string: #"{"name":"route-check-2","cron":"@daily","template":"route-check"}"#)
                 default: nil
                 }
                 let answer = try await h.client.execute(

@@ -48,6 +48,8 @@ public struct Execution: Sendable, Hashable, Codable, Identifiable {
     public var webhookURL: String?
     /// The template it was submitted from, if any.
     public var template: TemplateReference?
+    /// The schedule and due time it was made for, if a schedule made it.
+    public var schedule: ScheduleOrigin?
     /// Labels a host must have for the execution to run there, when it names no host (empty:
     /// none asked for).
     public var hostSelector: [String: String] = [:]

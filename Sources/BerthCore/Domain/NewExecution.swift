@@ -47,6 +47,8 @@ public struct NewExecution: Sendable, Hashable, Codable {
     public var webhookURL: String?
     /// The template it is submitted from, if any.
     public var template: TemplateReference?
+    /// The schedule and due time it was made for, if a schedule made it.
+    public var schedule: ScheduleOrigin?
     /// Labels a host must have for the execution to run there, when it names no host (empty:
     /// none asked for).
     public var hostSelector: [String: String] = [:]

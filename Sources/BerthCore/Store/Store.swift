@@ -27,9 +27,6 @@ public protocol Store: Sendable {
     /// Applies the schema migrations not applied yet. Safe to run concurrently and repeatedly.
     func migrate() async throws(StoreError)
 
-    /// Writes a new execution as `queued` with its first event, in one transaction.
-    /// - Parameter new: The submission.
-    /// - Returns: The stored execution.
     /// Stores `new` as the next version of its name (one more than the highest, from 1).
     func createTemplate(_ new: NewExecutionTemplate) async throws(StoreError) -> ExecutionTemplate
 
@@ -43,6 +40,34 @@ public protocol Store: Sendable {
     /// - Returns: The template, or nil when there is no such version.
     func deprecateTemplate(name: String, version: Int, reason: String) async throws(StoreError) -> ExecutionTemplate?
 
+    /// Stores a new schedule (its id, name, timetable and `next_due_at`).
+    /// - Throws: ``StoreError`` with ``StoreError/Code/conflict`` when the name is taken.
+    func createSchedule(_ schedule: Schedule) async throws(StoreError) -> Schedule
+    /// The schedule with this name, or `nil`.
+    func schedule(name: String) async throws(StoreError) -> Schedule?
+    /// Every schedule, by name.
+    func schedules() async throws(StoreError) -> [Schedule]
+    /// The schedules not paused whose next run is due at `now` or before, most overdue first.
+    func dueSchedules(at now: Date, limit: Int) async throws(StoreError) -> [Schedule]
+    /// Pauses or resumes a schedule and sets its next due time; `nil` when no schedule has the name.
+    func setSchedulePaused(name: String, paused: Bool, nextDueAt: Date?) async throws(StoreError) -> Schedule?
+    /// Deletes a schedule and its run records (its executions stay); `false` when none had the name.
+    func deleteSchedule(name: String) async throws(StoreError) -> Bool
+    /// Records what became of one due time, unless something already was: returns the record
+    /// that holds (the first one written), so every server that handles the same due time
+    /// follows the same decision.
+    func recordScheduleRun(_ run: ScheduleRun) async throws(StoreError) -> ScheduleRun
+    /// Moves a schedule's next due time from `from` to `to` (and `last_due_at` to `handled`),
+    /// only if it still is `from`; returns whether it moved.
+    func advanceSchedule(id: UUID, from: Date, to: Date?, handled: Date) async throws(StoreError) -> Bool
+    /// A schedule's run records, newest due time first.
+    func scheduleRuns(scheduleID: UUID, limit: Int) async throws(StoreError) -> [ScheduleRun]
+    /// The executions a schedule made that have not ended, oldest first.
+    func activeScheduledExecutions(scheduleID: UUID) async throws(StoreError) -> [UUID]
+
+    /// Writes a new execution as `queued` with its first event, in one transaction.
+    /// - Parameter new: The submission.
+    /// - Returns: The stored execution.
     func createExecution(_ new: NewExecution) async throws(StoreError) -> Execution
 
     /// The execution with this id, or `nil`.

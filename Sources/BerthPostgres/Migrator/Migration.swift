@@ -41,5 +41,6 @@ public struct Migration: Sendable, Hashable {
         Migration(version: 7, name: "webhooks", sql: String(decoding: PackageResources._007_webhooks_sql, as: UTF8.self)),
         Migration(version: 8, name: "templates", sql: String(decoding: PackageResources._008_templates_sql, as: UTF8.self)),
         Migration(version: 9, name: "host_selector", sql: String(decoding: PackageResources._009_host_selector_sql, as: UTF8.self)),
+        Migration(version: 10, name: "schedules", sql: String(decoding: PackageResources._010_schedules_sql, as: UTF8.self)),
     ]
 }

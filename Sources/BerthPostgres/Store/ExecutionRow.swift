@@ -13,6 +13,7 @@ enum ExecutionRow {
                berth_us(e.not_before) AS not_before_us, e.secret_env, e.secret_env_names::text AS secret_env_names,
                e.config::text AS config, e.keep, berth_us(e.outputs_expired_at) AS outputs_expired_us, e.webhook_url,
                e.template_name, e.template_version, e.host_selector::text AS host_selector,
+               e.schedule_id, e.schedule_name, berth_us(e.scheduled_for) AS scheduled_for_us,
                berth_us(e.created_at) AS created_us, berth_us(e.updated_at) AS updated_us,
                berth_us(e.started_at) AS started_us, berth_us(e.finished_at) AS finished_us,
                a.number AS attempt_number, a.host AS attempt_host, a.runtime_handle AS attempt_handle,
@@ -86,6 +87,10 @@ enum ExecutionRow {
         execution.hostSelector = try row.json([String: String].self, "host_selector") ?? [:]
         if let name = try row.text("template_name"), let version = try row.int64("template_version") {
             execution.template = TemplateReference(name: name, version: Int(version))
+        }
+        if let id = try row.uuid("schedule_id"), let name = try row.text("schedule_name"),
+           let dueAt = try row.date(micros: "scheduled_for_us") {
+            execution.schedule = ScheduleOrigin(id: id, name: name, dueAt: dueAt)
         }
         execution.outputsExpiredAt = try row.date(micros: "outputs_expired_us")
         return execution

@@ -32,6 +32,7 @@ extension PostgresStore {
             case maxAttempts = "max_attempts", retryOnExitCodes = "retry_on_exit_codes", retryBackoffSeconds = "retry_backoff_seconds"
             case secretEnv = "secret_env", secretEnvNames = "secret_env_names", config, keep, webhookURL = "webhook_url"
             case templateName = "template_name", templateVersion = "template_version", hostSelector = "host_selector"
+            case scheduleID = "schedule_id", scheduleName = "schedule_name", scheduledFor = "scheduled_for"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -63,6 +64,9 @@ extension PostgresStore {
             try container.encodeIfPresent(new.template?.name, forKey: .templateName)
             try container.encodeIfPresent(new.template?.version, forKey: .templateVersion)
             try container.encode(new.hostSelector, forKey: .hostSelector)
+            try container.encodeIfPresent(new.schedule?.id, forKey: .scheduleID)
+            try container.encodeIfPresent(new.schedule?.name, forKey: .scheduleName)
+            try container.encodeIfPresent(new.schedule.map { PostgresTime.micros($0.dueAt) }, forKey: .scheduledFor)
         }
     }
 
@@ -75,16 +79,19 @@ extension PostgresStore {
                     working_dir text, target_host text, labels jsonb, cpus double precision, memory_bytes bigint,
                     timeout_seconds integer, priority integer, max_attempts integer, retry_on_exit_codes jsonb,
                     retry_backoff_seconds double precision, secret_env text, secret_env_names jsonb, config text,
-                    keep boolean, webhook_url text, template_name text, template_version integer, host_selector jsonb)
+                    keep boolean, webhook_url text, template_name text, template_version integer, host_selector jsonb,
+                    schedule_id uuid, schedule_name text, scheduled_for bigint)
             ), e AS (
                 INSERT INTO executions (id, name, owner, image, command, args, env, working_dir, target_host,
                                         labels, cpus, memory_bytes, timeout_seconds, priority, state, state_reason,
                                         max_attempts, retry_on_exit_codes, retry_backoff_seconds, secret_env, secret_env_names,
-                                        config, keep, webhook_url, template_name, template_version, host_selector, created_at, updated_at)
+                                        config, keep, webhook_url, template_name, template_version, host_selector,
+                                        schedule_id, schedule_name, scheduled_for, created_at, updated_at)
                 SELECT id, name, owner, image, command, args, env, working_dir, target_host,
                        labels, cpus, memory_bytes, timeout_seconds, priority, 'queued', 'submitted',
                        max_attempts, retry_on_exit_codes, retry_backoff_seconds, decode(secret_env, 'base64'), secret_env_names,
                        config::jsonb, keep, webhook_url, template_name, template_version, host_selector,
+                       schedule_id, schedule_name, berth_ts(scheduled_for),
                        now() + index * interval '1 microsecond', now() + index * interval '1 microsecond'
                 FROM t ORDER BY index
                 RETURNING *

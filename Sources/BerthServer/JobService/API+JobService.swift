@@ -64,7 +64,7 @@ extension API {
     private func runSimulation(_ settings: JobServiceSettings, _ request: Request, _ caller: Principal, context: some RequestContext) async throws -> Response {
         let body = try await Self.readBody(request, limit: configuration.maxBodyBytes)
         let run = try RunSimulationRequest(body: body)
-        try await checkTargetHost(run.targetHost)
+        try await intake.checkTargetHost(run.targetHost)
         let targetHost = run.targetHost ?? configuration.defaultHost
         var env = settings.env
         let config: [String: JSONValue]
