@@ -103,11 +103,21 @@ final class DockerEventPump: Sendable {
                 // the path that frees the host's slot.
                 status = RuntimeStatus(
                     state: .exited, exitCode: code, reason: run.oomKilled ? "OOMKilled" : nil, startedAt: startedAt, finishedAt: time)
-            } else if let response = try? await api.send("GET", "/containers/\(DockerAPI.pathSegment(id))/json"),
-                      response.status == 200, let body = try? response.json()
-            {
+            } else if let body = await inspect(id) {
                 // Started before the stream saw it, or killed: the inspect knows.
-                status = DockerEngineBackend.status(fromInspect: body)
+                var inspected = DockerEngineBackend.status(fromInspect: body)
+                // The engine may mark an OOM kill only after the container's `die` (its `oom`
+                // event then comes later too, by over a second on a loaded machine): a kill not
+                // marked yet is asked about again for up to 1.5 s. Only SIGKILLed containers
+                // wait here; the stream's other events wait with them, in order.
+                var asked = 0
+                while inspected.exitCode == 137, inspected.reason != "OOMKilled", asked < 5 {
+                    asked += 1
+                    do { try await Task.sleep(for: .milliseconds(300)) } catch { break }
+                    guard let again = await inspect(id) else { break }
+                    inspected = DockerEngineBackend.status(fromInspect: again)
+                }
+                status = inspected
             } else {
                 status = RuntimeStatus(state: .exited, exitCode: code, startedAt: run?.startedAt, finishedAt: time)
             }
@@ -115,6 +125,14 @@ final class DockerEventPump: Sendable {
             return
         }
         hub.broadcast(.status(handle: handle, labels: labels, status: status))
+    }
+
+    /// The engine's inspect of container `id`, or nil when it cannot be had.
+    private func inspect(_ id: String) async -> JSONValue? {
+        guard let response = try? await api.send("GET", "/containers/\(DockerAPI.pathSegment(id))/json"), response.status == 200 else {
+            return nil
+        }
+        return try? response.json()
     }
 }
 

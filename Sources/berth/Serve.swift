@@ -98,6 +98,7 @@ struct Serve: AsyncParsableCommand {
         let runningSchedules = Task { await schedules.run() }
         let application = try await Self.application(server, context) {
             runningSchedules.cancel()
+            await runningSchedules.value
             dispatching.cancel()
             await scheduler.shutdown()
             await scheduling.value

@@ -7,9 +7,9 @@ import Testing
 /// Simulated host. (The runs themselves are tested with a clock moved by hand, in ServerTests.)
 @Suite("berth schedule")
 struct ScheduleCommandTests {
-    @Test("create with parameters and run fields, list, show, pause, resume, delete; a bad expression is refused naming cron")
-    func scheduleCommands() async throws {
-        let served = try await ServedBerth("berth-schedules") { _ in
+    /// `berth serve` with the Simulated host `sim` (labels zone=a), and `template` registered.
+    private static func serve(_ name: String, template: String) async throws -> (ServedBerth, [String: String]) {
+        let served = try await ServedBerth(name) { _ in
             """
             default_host: sim
             hosts:
@@ -17,8 +17,16 @@ struct ScheduleCommandTests {
             """
         }
         let env = ["BERTH_URL": served.url, "BERTH_TOKEN": served.token]
-        let file = served.folder.appendingPathComponent("nightly.yaml")
-        try """
+        let file = served.folder.appendingPathComponent("template.yaml")
+        try template.write(to: file, atomically: true, encoding: .utf8)
+        let registered = try await Subprocess.berth(["template", "create", file.path], environment: env)
+        #expect(registered.status == 0, "\(registered.stdout)\(registered.stderr)")
+        return (served, env)
+    }
+
+    @Test("create with parameters and run fields, list, show, pause, resume, delete; a bad expression is refused naming cron")
+    func scheduleCommands() async throws {
+        let (served, env) = try await Self.serve("berth-schedules", template: """
             name: nightly
             spec:
               image: sim/nightly:1
@@ -26,8 +34,7 @@ struct ScheduleCommandTests {
               type: object
               properties:
                 steps: {type: integer, minimum: 1}
-            """.write(to: file, atomically: true, encoding: .utf8)
-        #expect(try await Subprocess.berth(["template", "create", file.path], environment: env).status == 0)
+            """)
 
         let created = try await Subprocess.berth([
             "schedule", "create", "nightly-run", "--cron", "30 2 * * *", "--time-zone", "Europe/Berlin", "--template", "nightly@1",
@@ -65,6 +72,33 @@ struct ScheduleCommandTests {
         #expect(deleted.status == 0 && deleted.stdout == "nightly-run deleted\n", "\(deleted.stdout)\(deleted.stderr)")
         let gone = try await Subprocess.berth(["schedule", "show", "nightly-run"], environment: env)
         #expect(gone.status == 1 && gone.stderr.contains("no schedule"), "\(gone.stderr)")
+        #expect(try await served.stop() == 0)
+    }
+
+    @Test("berth serve makes the runs: an every-minute schedule's first run is submitted at the next minute and runs")
+    func serveMakesTheRuns() async throws {
+        let (served, env) = try await Self.serve("berth-schedule-runs", template: """
+            name: tick
+            spec:
+              image: sim/tick:1
+              env: {SIM_SECONDS: "0", SIM_LINES: "1"}
+            """)
+        let created = try await Subprocess.berth(["schedule", "create", "tick-every-minute", "--cron", "* * * * *", "--template", "tick"], environment: env)
+        #expect(created.status == 0, "\(created.stdout)\(created.stderr)")
+        // The wall clock: the first run comes due within a minute of now.
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(90)
+        var run: JSONValue?
+        while run == nil, clock.now < deadline {
+            try await Task.sleep(for: .seconds(1))
+            let listed = try await Subprocess.berth(["ps", "--all", "--json"], environment: env)
+            run = try JSONValue(parsing: listed.stdout).arrayValue?.first { $0["schedule"]?["name"] == "tick-every-minute" && $0["state"] == "succeeded" }
+        }
+        let made = try #require(run, "no run of the schedule succeeded within 90 s")
+        #expect(made["template"] == ["name": "tick", "version": 1] && made["name"] == "tick-every-minute")
+        let shown = try JSONValue(parsing: try await Subprocess.berth(["schedule", "show", "tick-every-minute", "--json"], environment: env).stdout)
+        let record = shown["recent_runs"]?.arrayValue?.first { $0["execution_id"] == made["id"] }
+        #expect(record?["outcome"] == "created" && record?["due_at"] == made["schedule"]?["due_at"], "\(shown)")
         #expect(try await served.stop() == 0)
     }
 }

@@ -45,7 +45,7 @@ private func at(_ time: String) -> Date {
 
 /// Waits until `condition` holds (checking every 20 ms), or records an issue after `timeout`.
 private func eventually(
-    _ what: String, timeout: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation,
+    _ what: String, timeout: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation,
     _ condition: () async throws -> Bool
 ) async throws {
     let clock = ContinuousClock()
@@ -300,6 +300,25 @@ extension ServerTests {
             #expect(shown["recent_runs"]?.arrayValue?.count == 4)
             // Handled once: a second pass at the same time records nothing new.
             #expect(await runner.runDue().isEmpty)
+        }
+    }
+
+    @Test("schedules: after a month down, an every-minute schedule makes the latest run and records the 99 before it as missed")
+    func longOutage() async throws {
+        let clock = ManualClock(at("10:00:30"))
+        try await ServerHarness.run(now: clock.now) { h in
+            #expect(try await h.request(.post, "/v1/templates", json: Self.tick).status == .created)
+            let created = try await h.request(.post, "/v1/schedules", json: ["name": "minutely", "cron": "* * * * *", "template": "tick"])
+            #expect(created.status == .created, "\(created.text)")
+            // 43,200 due times passed.
+            clock.set(at("10:00:30").addingTimeInterval(30 * 86_400))
+            let runner = ScheduleRunner(configuration: h.configuration, context: h.context, isLeader: { true }, logger: TestServer.logger)
+            let records = await runner.runDue()
+            #expect(records.count == Schedule.maxCatchUpRuns)
+            #expect(records.filter { $0.outcome == .created }.map(\.dueAt) == [at("10:00:00").addingTimeInterval(30 * 86_400)])
+            #expect(records.filter { $0.outcome == .missed }.count == Schedule.maxCatchUpRuns - 1)
+            let shown = try await h.request(.get, "/v1/schedules/minutely").json()
+            #expect(shown["next_due_at"] == "2026-12-31T10:01:00Z")
         }
     }
 

@@ -24,6 +24,8 @@ public struct ScheduleRunner: Sendable {
     private let logger: Logger
     /// How often due schedules are looked for.
     public var pollInterval: Duration = .seconds(1)
+    /// Due times walked one by one past the ones handled before the walk skips to the last day.
+    private static let longestWalk = 10_000
 
     /// A runner submitting through `context`'s Store, as the API would.
     /// - Parameters:
@@ -96,10 +98,17 @@ public struct ScheduleRunner: Sendable {
                 dropped += 1
             }
             next = cron.next(after: due, in: zone)
+            // After a long outage (weeks of an every-minute schedule) the walk jumps to the last
+            // day: the times before it are beyond the ones handled anyway.
+            if dropped == Self.longestWalk, let cursor = next, cursor < now.addingTimeInterval(-86_400) {
+                next = cron.next(after: now.addingTimeInterval(-86_400), in: zone)
+            }
         }
         guard let latest = dueTimes.last else { return [] }
         if dropped > 0 {
-            logger.warning("schedule missed more runs than are recorded", metadata: ["unrecorded": "\(dropped)"])
+            logger.warning("schedule missed more runs than are recorded", metadata: [
+                "unrecorded": "\(dropped)\(dropped >= Self.longestWalk ? " or more" : "")",
+            ])
         }
         var records: [ScheduleRun] = []
         for due in dueTimes {
