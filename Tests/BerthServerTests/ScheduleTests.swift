@@ -166,6 +166,11 @@ extension ServerTests {
                     try await Task.sleep(for: .milliseconds(200))
                     #expect(try await scheduledRuns(server.store).count == minute)
                 }
+                // The Simulated host lives in the server's process: its runs end before it stops
+                // (a Docker host's would outlive the restart and be adopted by the next leader).
+                try await eventually("the first server's runs succeed") {
+                    try await scheduledRuns(server.store).allSatisfy { $0.execution.state == .succeeded }
+                }
             }
             // The server is down from 10:03:30 to 10:06:10: 10:04, 10:05 and 10:06 are missed,
             // and `catch_up: all` makes each of them once the next server runs.
