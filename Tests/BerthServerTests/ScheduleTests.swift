@@ -393,6 +393,8 @@ extension ServerTests {
             #expect(created.status == .created, "\(created.text)")
             #expect(try created.json()["time_zone"] == "Europe/Berlin")
             #expect(try created.json()["concurrency_policy"] == "allow" && created.json()["catch_up"] == "latest")
+            let utc = try await h.request(.post, "/v1/schedules", json: with(["name": "utc"]))
+            #expect(try utc.json()["time_zone"] == "UTC", "\(utc.text)")
             try h.expectProblem(try await h.request(.post, "/v1/schedules", json: with([:])), status: .conflict, code: "schedule_exists", field: "name")
         }
     }

@@ -14,6 +14,8 @@ extension API {
         var cron: CronExpression
         var cronText: String
         var timeZone: TimeZone
+        /// The zone as given (Foundation names `UTC` `GMT`).
+        var timeZoneName: String
         var template: String
         var parameters: JSONValue
         var run: [String: JSONValue]
@@ -46,6 +48,7 @@ extension API {
                 throw Problem.invalid("time_zone", "\(JSONValue.string(zone).jsonText) is not a time zone of the IANA database (Europe/Berlin, UTC, …)")
             }
             self.timeZone = timeZone
+            timeZoneName = zone
             template = try reader.string("template")
             guard TemplateName.parse(template) != nil else {
                 throw Problem.invalid("template", "must be a template reference such as solver@3, solver@latest or solver")
@@ -84,7 +87,7 @@ extension API {
         // A run is checked now as the leader will submit it, so a schedule that is accepted
         // makes runs that are (unless its template changes).
         let schedule = Schedule(
-            id: UUID(), name: wanted.name, cron: wanted.cronText, timeZone: wanted.timeZone.identifier, template: wanted.template,
+            id: UUID(), name: wanted.name, cron: wanted.cronText, timeZone: wanted.timeZoneName, template: wanted.template,
             parameters: wanted.parameters, run: wanted.run, concurrencyPolicy: wanted.concurrencyPolicy, catchUp: wanted.catchUp,
             paused: wanted.paused, owner: caller.owner, createdAt: context.now(), nextDueAt: nil, lastDueAt: nil)
         try await checkRun(of: schedule, owner: caller.owner)
