@@ -95,25 +95,24 @@ private struct ScheduleServer {
         runner.pollInterval = .milliseconds(20)
         let runnerTask = Task { [runner] in await runner.run() }
         let app = try await buildApplication(configuration: configuration, context: context, logger: TestServer.logger)
+        func stop() async {
+            runnerTask.cancel()
+            await runnerTask.value
+            await scheduler.shutdown()
+            await schedulerTask.value
+            await supervisor.shutdown()
+            await plugins.shutdown()
+            await store.shutdown()
+        }
         do {
             try await app.test(.router) { client in
                 try await body(ScheduleServer(store: store, client: client, scheduler: scheduler))
             }
         } catch {
-            runnerTask.cancel()
-            await scheduler.shutdown()
-            await supervisor.shutdown()
-            await plugins.shutdown()
-            await store.shutdown()
+            await stop()
             throw error
         }
-        runnerTask.cancel()
-        await runnerTask.value
-        await scheduler.shutdown()
-        await schedulerTask.value
-        await supervisor.shutdown()
-        await plugins.shutdown()
-        await store.shutdown()
+        await stop()
     }
 
     /// Sends a request with `token`.

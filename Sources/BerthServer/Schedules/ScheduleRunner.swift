@@ -142,7 +142,9 @@ public struct ScheduleRunner: Sendable {
     /// Decides, records and makes the run of `schedule` due at `due`.
     private func make(_ schedule: Schedule, due: Date, logger: Logger) async throws -> ScheduleRun {
         let id = IdempotencyKey.uuidV5(namespace: schedule.id, name: Array(Wire.timestamp(due).rfc3339.utf8))
-        let active = try await store.activeScheduledExecutions(scheduleID: schedule.id).filter { $0 != id }
+        // Only forbid and replace look at the earlier runs; allow needs no query.
+        let active = schedule.concurrencyPolicy == .allow
+            ? [] : try await store.activeScheduledExecutions(scheduleID: schedule.id).filter { $0 != id }
         var new: NewExecution?
         var decision: ScheduleRun
         if schedule.concurrencyPolicy == .forbid, !active.isEmpty {
