@@ -10,9 +10,9 @@ enum SystemStatus {
     static let hostCallTimeout: Duration = .seconds(2)
 
     /// Every configured host, asked for health and capacity concurrently, each call bounded by
-    /// ``hostCallTimeout`` so one slow host does not stall the list.
-    static func hosts(_ plugins: PluginHost) async -> [JSONValue] {
-        await eachHost(await plugins.hosts, describe)
+    /// `timeout` (``hostCallTimeout`` unless told) so one slow host does not stall the list.
+    static func hosts(_ plugins: PluginHost, timeout: Duration = hostCallTimeout) async -> [JSONValue] {
+        await eachHost(await plugins.hosts) { await describe($0, timeout: timeout) }
     }
 
     /// `body` of every host record at once, in the records' order.
@@ -29,7 +29,7 @@ enum SystemStatus {
         }
     }
 
-    private static func describe(_ record: PluginHost.HostRecord) async -> JSONValue {
+    private static func describe(_ record: PluginHost.HostRecord, timeout: Duration) async -> JSONValue {
         var object: [String: JSONValue] = [
             "name": .string(record.configuration.name),
             "plugin": .string(record.configuration.plugin),
@@ -40,8 +40,8 @@ enum SystemStatus {
             object["health"] = ["ok": false, "message": .string(error.message)]
             object["error"] = ["code": .string(error.code.rawValue), "message": .string(error.description)]
         case .success(let instance):
-            async let health = health(of: instance)
-            async let capacity = withTimeout(hostCallTimeout) { () async -> Result<Capacity, PluginError> in
+            async let health = health(of: instance, timeout: timeout)
+            async let capacity = withTimeout(timeout) { () async -> Result<Capacity, PluginError> in
                 do throws(PluginError) { return .success(try await instance.capacity()) } catch { return .failure(error) }
             }
             let (ok, message) = await health
@@ -60,18 +60,18 @@ enum SystemStatus {
     static func health(of record: PluginHost.HostRecord) async -> (ok: Bool, message: String) {
         switch record.result {
         case .failure(let error): (false, error.message)
-        case .success(let instance): await health(of: instance)
+        case .success(let instance): await health(of: instance, timeout: hostCallTimeout)
         }
     }
 
-    private static func health(of instance: PluginInstance) async -> (ok: Bool, message: String) {
-        let answer = await withTimeout(hostCallTimeout) { () async -> Result<Health, PluginError> in
+    private static func health(of instance: PluginInstance, timeout: Duration) async -> (ok: Bool, message: String) {
+        let answer = await withTimeout(timeout) { () async -> Result<Health, PluginError> in
             do throws(PluginError) { return .success(try await instance.health()) } catch { return .failure(error) }
         }
         switch answer {
         case .success(let health)?: return (health.ok, health.message)
         case .failure(let error)?: return (false, error.description)
-        case nil: return (false, "no answer within \(hostCallTimeout.components.seconds) seconds")
+        case nil: return (false, "no answer within \(timeout.components.seconds) seconds")
         }
     }
 

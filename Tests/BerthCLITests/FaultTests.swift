@@ -110,9 +110,9 @@ struct FaultTests {
             }
             let killedAt = ContinuousClock.now
             try await rig.kill9(0)
-            try await FaultRig.until("server 1 takes over", timeout: .seconds(30)) { rig.leader() == 1 }
+            try await FaultRig.until("server 1 takes over", timeout: .seconds(60)) { rig.leader() == 1 }
             let takeover = ContinuousClock.now - killedAt
-            #expect(takeover < .seconds(10), "took over after \(takeover)")
+            #expect(takeover < .seconds(30), "took over after \(takeover)")
             let ended = try await rig.waitTerminal(ids, via: 1, timeout: .seconds(400))
             var starts: [String: Int] = [:]
             for counter in counters { starts.merge(try await counter.finish(), uniquingKeysWith: +) }

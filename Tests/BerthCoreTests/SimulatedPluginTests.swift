@@ -65,14 +65,14 @@ struct SimulatedPluginTests {
     @Test("stop ends a running execution at once with 137 and reason stopped")
     func stopEndsAtOnce() async throws {
         let sim = try await Sim.open()
-        let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "30"]))
+        let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "600"]))
         #expect(try await sim.backend.inspect(handle).state == .running)
         let clock = ContinuousClock()
         let began = clock.now
-        try await sim.backend.stop(handle, graceSeconds: 10)
+        try await sim.backend.stop(handle, graceSeconds: 120)
         let took = clock.now - began
-        // Well under the 10 s grace and the 30 s run (loose: the suite shares two cores).
-        #expect(took < .seconds(8), "stop took \(took)")
+        // Far under the 120 s grace and the 600 s run (loose: the suite shares two cores).
+        #expect(took < .seconds(60), "stop took \(took)")
         let status = try await sim.backend.inspect(handle)
         #expect(status.state == .exited)
         #expect(status.exitCode == 137)
@@ -93,7 +93,7 @@ struct SimulatedPluginTests {
         #expect(inspectError?.code == .notFound)
         #expect(inspectError?.retryable == false)
         let logsError = await Sim.error {
-            _ = try await within(.seconds(12), "logs of a removed execution") {
+            _ = try await within(.seconds(90), "logs of a removed execution") {
                 try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: handle)))
             }
         }
@@ -150,21 +150,21 @@ struct SimulatedPluginTests {
         // Done: every line.
         let done = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "0.2", "SIM_LINES": "4", "SIM_STDERR_LINES": "2"]))
         _ = try await TestPlugins.waitUntilFinal(sim.backend, done, timeout: .seconds(10))
-        let all = try await within(.seconds(12), "logs of an ended execution") {
+        let all = try await within(.seconds(90), "logs of an ended execution") {
             try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: done)))
         }
         #expect(Sim.text(all, .stdout) == "line 1\nline 2\nline 3\nline 4\n")
         #expect(Sim.text(all, .stderr) == "err 1\nerr 2\n")
 
-        // Running: line 1 prints at 0 s, line 2 only at 15 s; the stream must not wait for it.
-        let running = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "30", "SIM_LINES": "2"]))
+        // Running: line 1 prints at 0 s, line 2 only at 1500 s; the stream must not wait for it.
+        let running = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "3000", "SIM_LINES": "2"]))
         try await Task.sleep(for: .milliseconds(100))
         let clock = ContinuousClock()
         let began = clock.now
-        let sofar = try await within(.seconds(12), "logs without follow of a running execution") {
+        let sofar = try await within(.seconds(90), "logs without follow of a running execution") {
             try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: running, follow: false)))
         }
-        #expect(clock.now - began < .seconds(10))  // the next line or event is 15 s or more away
+        #expect(clock.now - began < .seconds(60))  // the next line or event is 300 s or more away
         #expect(sofar.map(\.text) == ["line 1\n"])
         #expect(try await sim.backend.inspect(running).state == .running)
         await sim.backend.close()
@@ -187,7 +187,7 @@ struct SimulatedPluginTests {
         let later = Timestamp.now().adding(seconds: 60)
         #expect(try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: handle, since: later))).isEmpty)
         // since also applies to a followed stream.
-        let followed = try await within(.seconds(12), "followed logs since") {
+        let followed = try await within(.seconds(90), "followed logs since") {
             try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: handle, follow: true, since: third)))
         }
         #expect(followed.map(\.text) == ["line 3\n", "line 4\n"])
@@ -354,10 +354,10 @@ struct SimulatedPluginTests {
     @Test("breaking out of a followed log stream ends it promptly; the instance keeps working")
     func cancelFollowedLogs() async throws {
         let sim = try await Sim.open()
-        let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "300", "SIM_LINES": "10"]))
+        let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "3000", "SIM_LINES": "10"]))
         let clock = ContinuousClock()
         let began = clock.now
-        let first = try await within(.seconds(12), "first chunk, then break") {
+        let first = try await within(.seconds(90), "first chunk, then break") {
             var first: LogChunk?
             for try await chunk in sim.backend.logs(LogRequest(handle: handle, follow: true)) {
                 first = chunk
@@ -365,11 +365,11 @@ struct SimulatedPluginTests {
             }
             return first
         }
-        #expect(clock.now - began < .seconds(10))  // the next line or event is 15 s or more away
+        #expect(clock.now - began < .seconds(60))  // the next line or event is 300 s or more away
         #expect(first?.text == "line 1\n")
         // The instance keeps working, and so do new streams on the same execution.
         #expect(try await sim.backend.inspect(handle).state == .running)
-        let again = try await within(.seconds(12), "logs without follow after a cancel") {
+        let again = try await within(.seconds(90), "logs without follow after a cancel") {
             try await TestPlugins.collect(sim.backend.logs(LogRequest(handle: handle)))
         }
         #expect(again.map(\.text) == ["line 1\n"])
@@ -385,7 +385,7 @@ struct SimulatedPluginTests {
     @Test("cancelling the task that follows logs ends the stream promptly")
     func cancelFollowingTask() async throws {
         let sim = try await Sim.open()
-        let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "300", "SIM_LINES": "10"]))
+        let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "3000", "SIM_LINES": "10"]))
         let (firstChunk, firstChunkSeen) = AsyncStream<Void>.makeStream()
         let reader = Task {
             var count = 0
@@ -395,15 +395,15 @@ struct SimulatedPluginTests {
             }
             return count
         }
-        // Cancel only once the first line has been read (line 2 is 30 s away).
-        try await within(.seconds(12), "first chunk") {
+        // Cancel only once the first line has been read (line 2 is 300 s away).
+        try await within(.seconds(90), "first chunk") {
             for await _ in firstChunk { break }
         }
         let clock = ContinuousClock()
         let began = clock.now
         reader.cancel()
-        let count = try await within(.seconds(12), "cancelled reader to return") { try await reader.value }
-        #expect(clock.now - began < .seconds(10))  // the next line or event is 15 s or more away
+        let count = try await within(.seconds(90), "cancelled reader to return") { try await reader.value }
+        #expect(clock.now - began < .seconds(60))  // the next line or event is 300 s or more away
         #expect(count == 1)
         #expect(try await sim.backend.capacity().running == 1)
         await sim.backend.close()
@@ -413,10 +413,10 @@ struct SimulatedPluginTests {
     func cancelEvents() async throws {
         let sim = try await Sim.open()
         let events = sim.backend.events()
-        let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "30"]))
+        let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "3000"]))
         let clock = ContinuousClock()
         let began = clock.now
-        let first = try await within(.seconds(12), "first event, then break") {
+        let first = try await within(.seconds(90), "first event, then break") {
             var first: BackendEvent?
             for try await event in events {
                 first = event
@@ -424,7 +424,7 @@ struct SimulatedPluginTests {
             }
             return first
         }
-        #expect(clock.now - began < .seconds(10))  // the next line or event is 15 s or more away
+        #expect(clock.now - began < .seconds(60))  // the next line or event is 300 s or more away
         guard case .status(let eventHandle, _, let status) = first else {
             Issue.record("expected a status event, got \(String(describing: first))")
             return
@@ -435,7 +435,7 @@ struct SimulatedPluginTests {
         #expect(try await sim.backend.inspect(handle).state == .running)
         let again = sim.backend.events()
         try await sim.backend.stop(handle, graceSeconds: 0)
-        let next = try await within(.seconds(12), "event on a second stream") {
+        let next = try await within(.seconds(90), "event on a second stream") {
             var next: BackendEvent?
             for try await event in again {
                 next = event
@@ -452,7 +452,7 @@ struct SimulatedPluginTests {
             let stream = sim.backend.events()
             let task = Task { for try await _ in stream {} }
             task.cancel()
-            try await within(.seconds(12), "cancelled events reader") { try await task.value }
+            try await within(.seconds(90), "cancelled events reader") { try await task.value }
         }
         #expect(try await sim.backend.health().ok)
         await sim.backend.close()
@@ -515,7 +515,7 @@ struct SimulatedPluginTests {
     @Test("closing the instance ends its open streams")
     func closeEndsStreams() async throws {
         let sim = try await Sim.open()
-        let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "300", "SIM_LINES": "10"]))
+        let handle = try await sim.backend.start(Sim.spec(["SIM_SECONDS": "3000", "SIM_LINES": "10"]))
         let events = sim.backend.events()
         let logs = sim.backend.logs(LogRequest(handle: handle, follow: true))
         let eventsReader = Task {
@@ -533,13 +533,13 @@ struct SimulatedPluginTests {
         try await Task.sleep(for: .milliseconds(200))
         let clock = ContinuousClock()
         let began = clock.now
-        try await within(.seconds(12), "close") { await sim.backend.close() }
-        #expect(clock.now - began < .seconds(10))  // the next line or event is 15 s or more away
-        let eventCount = try await within(.seconds(12), "events reader after close") { try await eventsReader.value }
-        let logCount = try await within(.seconds(12), "logs reader after close") { try await logsReader.value }
+        try await within(.seconds(90), "close") { await sim.backend.close() }
+        #expect(clock.now - began < .seconds(60))  // the next line or event is 300 s or more away
+        let eventCount = try await within(.seconds(90), "events reader after close") { try await eventsReader.value }
+        let logCount = try await within(.seconds(90), "logs reader after close") { try await logsReader.value }
         #expect(eventCount == 0)
         #expect(logCount == 1)
-        let unreadChunks = try await within(.seconds(12), "unread logs after close") {
+        let unreadChunks = try await within(.seconds(90), "unread logs after close") {
             try await TestPlugins.collect(unread)
         }
         #expect(unreadChunks.map(\.text) == ["line 1\n"])

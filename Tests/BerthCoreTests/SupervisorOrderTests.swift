@@ -26,7 +26,7 @@ struct SupervisorOrderTests {
             // The first state after `starting`, and how much output was stored when it was seen.
             var seen: (ExecutionState, Int)?
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(30)
+            let deadline = clock.now + .seconds(120)
             while seen == nil, clock.now < deadline {
                 let state = try #require(try await runtime.store.execution(id: created.id)).state
                 if ![.queued, .scheduled, .starting].contains(state) { seen = (state, try await storedBytes()) }
@@ -35,7 +35,7 @@ struct SupervisorOrderTests {
             let (state, bytesThen) = try #require(seen)
             #expect(state == .running)
             #expect(bytesThen < total, "running was written before the output was drained")
-            let ended = try await SchedulerTests.terminal(runtime.store, created.id, timeout: .seconds(60))
+            let ended = try await SchedulerTests.terminal(runtime.store, created.id, timeout: .seconds(180))
             #expect(ended.state == .succeeded)
             #expect(try await storedBytes() == total)
         }
@@ -49,7 +49,7 @@ struct SupervisorOrderTests {
             let long = try await SchedulerTests.submit(runtime.store, ["SIM_SECONDS": "0.5", "SIM_LINES": "200000"])
             let short = try await SchedulerTests.submit(runtime.store, ["SIM_SECONDS": "1"])
             for id in [long.id, short.id] {
-                #expect(try await SchedulerTests.terminal(runtime.store, id, timeout: .seconds(60)).state == .succeeded)
+                #expect(try await SchedulerTests.terminal(runtime.store, id, timeout: .seconds(180)).state == .succeeded)
             }
             func succeededSeq(_ id: UUID) async throws -> Int64 {
                 try #require(try await runtime.store.events(of: id, afterSeq: nil, limit: 100).first { $0.toState == .succeeded }?.seq)

@@ -42,11 +42,12 @@ struct SchedulerDockerTests {
             #expect(cancelled.state == .cancelled)
             #expect(cancelled.stateReason == "cancelled by user")
             let docker = try await plugins.backend(forHost: "local")
-            try await RuntimeFixture.until("the container is stopped and removed", timeout: .seconds(20)) {
+            try await RuntimeFixture.until("the container is stopped and removed", timeout: .seconds(120)) {
                 try await docker.list(labels: [BerthLabel.execution: created.id.uuidString.lowercased()]).isEmpty
             }
             let took = clock.now - asked
-            #expect(took < .seconds(10), "container gone after \(took)")
+            // Far before the 300 s sleep would end (loose: the suite shares two cores).
+            #expect(took < .seconds(60), "container gone after \(took)")
             try await RuntimeFixture.until("the attempt is marked finished") { try await store.attempts(of: created.id).first?.finishedAt != nil }
             let final = try #require(try await store.execution(id: created.id))
             #expect(final.state == .cancelled)

@@ -71,7 +71,9 @@ struct CredentialRedactionTests {
         let capture = Capture()
         let plugins = PluginHost(configuration: PluginHostConfiguration(hosts: hosts, serverID: "redaction"), logger: capture.logger)
         await plugins.start()
-        let listed = JSONValue.array(await SystemStatus.hosts(plugins)).jsonText + JSONValue.array(await SystemStatus.plugins(plugins)).jsonText
+        // Each host is waited for (the API's 2 s bound can pass on a loaded machine, and then the
+        // host's own message would not be checked).
+        let listed = JSONValue.array(await SystemStatus.hosts(plugins, timeout: .seconds(60))).jsonText + JSONValue.array(await SystemStatus.plugins(plugins)).jsonText
         let records = await plugins.hosts
         await plugins.shutdown()
 

@@ -39,13 +39,13 @@ struct EventStreamTests {
         }
 
         /// Reads until `done` holds for everything read so far, what came with the head
-        /// included (or 30 s pass); returns it all.
+        /// included (or 60 s pass); returns it all.
         func read(until done: @escaping @Sendable (String) -> Bool) async throws -> String {
             let (fd, initial) = (self.fd, self.initial)
             return try await RawConnection.blocking {
                 var text = initial
                 var buffer = [UInt8](repeating: 0, count: 65_536)
-                let deadline = Date().addingTimeInterval(30)
+                let deadline = Date().addingTimeInterval(60)
                 while !done(text), Date() < deadline {
                     var probe = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                     guard poll(&probe, 1, 200) > 0 else { continue }
@@ -74,13 +74,17 @@ struct EventStreamTests {
         }
     }
 
-    @Test("every transition, in order, with filters; a submitter sees its own; after and Last-Event-ID resume", .timeLimit(.minutes(1)))
+    @Test("every transition, in order, with filters; a submitter sees its own; after and Last-Event-ID resume", .timeLimit(.minutes(5)))
     func stream() async throws {
         let bodyEnded = Mutex<ContinuousClock.Instant?>(nil)
+        // The clients keep their connections open until the server has shut down: a stream that
+        // did not end at shutdown would hold it up for good (its keep-alives still reach a client).
+        let clients = Mutex<[Stream]>([])
         defer {
-            // Open streams end when the server shuts down, not at their next keep-alive (15 s).
             let shutdown = ContinuousClock.now - (bodyEnded.withLock { $0 } ?? ContinuousClock.now)
-            #expect(shutdown < .seconds(10), "the server shut down with streams open in \(shutdown)")
+            // Seconds when idle; the bound leaves room for a loaded machine.
+            #expect(shutdown < .seconds(60), "the server shut down with streams open in \(shutdown)")
+            clients.withLock { $0.forEach { $0.close() } }
         }
         try await ServerHarness.run(configuration: ServerConfiguration(port: 0), setup: .live) { h in
             defer { bodyEnded.withLock { $0 = ContinuousClock.now } }
@@ -88,9 +92,8 @@ struct EventStreamTests {
             let alice = try await h.makeToken(.submitter, owner: "alice")
             let bob = try await h.makeToken(.submitter, owner: "bob")
             let all = try await Stream.open(port, "/v1/events", token: h.adminToken)
-            defer { all.close() }
             let mine = try await Stream.open(port, "/v1/events", token: alice)
-            defer { mine.close() }
+            clients.withLock { $0 += [all, mine] }
 
             let a = try h.id(of: try await h.submit(["image": "x"], as: .token(alice))).uuidString.lowercased()
             let b = try h.id(of: try await h.submit(["image": "x"], as: .token(bob))).uuidString.lowercased()
@@ -108,11 +111,11 @@ struct EventStreamTests {
 
             // Resume after the first event: the other three come, old ones replayed from the Store.
             let resumed = try await Stream.open(port, "/v1/events?after=\(seen[0].id)", token: h.adminToken)
-            defer { resumed.close() }
+            clients.withLock { $0.append(resumed) }
             let resumedText = try await resumed.read { (try? Self.events(in: $0).count) == 3 }
             #expect(try Self.events(in: resumedText).map(\.id) == Array(seen.map(\.id).dropFirst()), "\(resumedText.debugDescription)")
             let byHeader = try await Stream.open(port, "/v1/events?execution=\(b)", token: h.adminToken, headers: "Last-Event-ID: \(seen[0].id)\r\n")
-            defer { byHeader.close() }
+            clients.withLock { $0.append(byHeader) }
             #expect(try Self.events(in: try await byHeader.read { (try? Self.events(in: $0).count) == 2 }).map(\.to) == ["queued", "cancelled"])
 
             // Bad filters and another owner's stream are refused before the stream starts.

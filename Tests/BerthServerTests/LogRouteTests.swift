@@ -177,7 +177,7 @@ extension ServerTests {
         }
     }
 
-    @Test("a follow subscribed after its execution's last notification still ends, with all the output", .timeLimit(.minutes(1)))
+    @Test("a follow subscribed after its execution's last notification still ends, with all the output", .timeLimit(.minutes(5)))
     func followSubscribedAfterTheEnd() async throws {
         try await ServerHarness.run { h in
             // The race: the follow read the state (running) and the first page, then the execution
@@ -196,7 +196,7 @@ extension ServerTests {
         }
     }
 
-    @Test("a follow of an execution that never ends does not hold up the server's shutdown", .timeLimit(.minutes(1)))
+    @Test("a follow of an execution that never ends does not hold up the server's shutdown", .timeLimit(.minutes(3)))
     func followEndsAtShutdown() async throws {
         let bodyEnded = Mutex<ContinuousClock.Instant?>(nil)
         try await ServerHarness.run(configuration: ServerConfiguration(port: 0), setup: .live) { h in
@@ -204,16 +204,19 @@ extension ServerTests {
             let id = try h.id(of: try await h.submit(["image": "x"]))
             let port = try #require(h.client.port)
             let token = h.adminToken
-            // A raw client: it reads until the server closes the stream.
+            // A raw client: it reads until the server closes the stream, or for 150 s. A server
+            // that waited for the follow to end would take that long to shut down.
             _ = Task {
                 try await RawConnection.exchange(
                     port, Array("GET /v1/executions/\(id.uuidString)/logs?follow=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n".utf8),
-                    timeout: 30)
+                    timeout: 150)
             }
             try await Task.sleep(for: .milliseconds(500))
         }
         let shutdown = ContinuousClock.now - (bodyEnded.withLock { $0 } ?? ContinuousClock.now)
-        #expect(shutdown < .seconds(10), "shut down in \(shutdown)")
+        // The whole teardown (server, plugins, test database) is seconds when idle; the bound is
+        // far above what a loaded 2-core machine adds, and far below the client's 150 s.
+        #expect(shutdown < .seconds(60), "shut down in \(shutdown)")
     }
 
     @Test func followPlainTextEndsOnCancel() async throws {
@@ -232,7 +235,7 @@ extension ServerTests {
             let response = try await follower.value
             // It ends because of the cancel (a follow of a live execution never ends on its own);
             // the bound is loose: CI's loaded machine once took 2.1 s.
-            #expect(ContinuousClock.now - cancelled < .seconds(15))
+            #expect(ContinuousClock.now - cancelled < .seconds(60))
             #expect(response.text == "out\n")
         }
     }
