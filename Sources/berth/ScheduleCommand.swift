@@ -124,7 +124,7 @@ struct ScheduleCommand: AsyncParsableCommand {
                 Terminal.printJSON(schedule)
                 return
             }
-            let fields: [(String, String)] = [
+            Terminal.line(Terminal.fields([
                 ("name", schedule["name"]?.stringValue ?? name),
                 ("cron", "\(schedule["cron"]?.stringValue ?? "-") (\(schedule["time_zone"]?.stringValue ?? "UTC"))"),
                 ("template", schedule["template"]?.stringValue ?? "-"),
@@ -134,8 +134,7 @@ struct ScheduleCommand: AsyncParsableCommand {
                 ("concurrency", schedule["concurrency_policy"]?.stringValue ?? "-"),
                 ("catch-up", schedule["catch_up"]?.stringValue ?? "-"),
                 ("owner", schedule["owner"]?.stringValue ?? "-"),
-            ]
-            Terminal.line(fields.map { "\($0.0.padding(toLength: 12, withPad: " ", startingAt: 0))\($0.1)" }.joined(separator: "\n"))
+            ]))
             let runs = (schedule["recent_runs"]?.arrayValue ?? []).map { run in
                 [
                     run["due_at"]?.stringValue ?? "-", run["outcome"]?.stringValue ?? "-",

@@ -63,7 +63,6 @@ struct Show: AsyncParsableCommand {
         for (key, label) in [("cpus", "cpus"), ("memory_mb", "memory (MiB)"), ("timeout_seconds", "timeout (s)"), ("priority", "priority")] {
             if let value = json[key], value != .null { rows.append((label, value.jsonText)) }
         }
-        let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+        return Terminal.fields(rows)
     }
 }

@@ -81,6 +81,12 @@ enum Terminal {
         }.joined(separator: "\n")
     }
 
+    /// Labelled lines: each label padded to the longest, two spaces, then its value.
+    static func fields(_ rows: [(label: String, value: String)]) -> String {
+        let width = rows.map(\.label.count).max() ?? 0
+        return rows.map { $0.label.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.value }.joined(separator: "\n")
+    }
+
     /// A short duration: `45s`, `3m12s`, `2h5m`, `4d3h`.
     static func duration(_ seconds: Double) -> String {
         let total = max(0, Int(seconds.rounded(.down)))

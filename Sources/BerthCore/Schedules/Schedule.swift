@@ -84,6 +84,15 @@ public struct Schedule: Sendable, Hashable {
     }
 }
 
+extension Schedule {
+    /// The stored timetable read back: its expression and its time zone; `nil` when either no
+    /// longer reads (both are checked before a schedule is stored).
+    public var timetable: (cron: CronExpression, zone: TimeZone)? {
+        guard let zone = TimeZone(identifier: timeZone), let expression = try? CronExpression(cron) else { return nil }
+        return (expression, zone)
+    }
+}
+
 /// One due time of a schedule and what became of it; at most one exists per schedule and due
 /// time, which is what makes each run happen once.
 public struct ScheduleRun: Sendable, Hashable {

@@ -97,37 +97,26 @@ extension PostgresStore {
     /// Inserts the record unless one exists for the due time, then returns the one that holds.
     public func recordScheduleRun(_ run: ScheduleRun) async throws(StoreError) -> ScheduleRun {
         try await perform("record_schedule_run") {
-            let rows = try await pool.withConnection { connection in
-                try await connection.query(
+            try await pool.withConnection { connection in
+                let key: [PostgresBind?] = [PostgresBind(run.scheduleID), PostgresBind(micros: run.dueAt)]
+                let inserted = try await connection.query(
                     """
-                    WITH inserted AS (
-                        INSERT INTO schedule_runs (schedule_id, due_at, outcome, execution_id, detail)
-                        VALUES ($1, berth_ts($2::bigint), $3, $4, $5)
-                        ON CONFLICT (schedule_id, due_at) DO NOTHING
-                        RETURNING \(Self.runColumns)
-                    )
-                    SELECT * FROM inserted
-                    UNION ALL
-                    SELECT \(Self.runColumns) FROM schedule_runs
-                    WHERE schedule_id = $1 AND due_at = berth_ts($2::bigint) AND NOT EXISTS (SELECT 1 FROM inserted)
+                    INSERT INTO schedule_runs (schedule_id, due_at, outcome, execution_id, detail)
+                    VALUES ($1, berth_ts($2::bigint), $3, $4, $5)
+                    ON CONFLICT (schedule_id, due_at) DO NOTHING
+                    RETURNING \(Self.runColumns)
                     """,
-                    [
-                        PostgresBind(run.scheduleID), PostgresBind(micros: run.dueAt), PostgresBind(run.outcome.rawValue),
-                        run.executionID.map { PostgresBind($0) }, run.detail.map { PostgresBind($0) },
-                    ])
+                    key + [PostgresBind(run.outcome.rawValue), run.executionID.map { PostgresBind($0) }, run.detail.map { PostgresBind($0) }])
+                if let row = inserted.first { return try Self.decodeRun(row) }
+                // A record was there, or another server's insert committed while this one
+                // waited: a new statement (a new snapshot under READ COMMITTED) sees it.
+                let existing = try await connection.query(
+                    "SELECT \(Self.runColumns) FROM schedule_runs WHERE schedule_id = $1 AND due_at = berth_ts($2::bigint)", key)
+                guard let row = existing.first else {
+                    throw PostgresError(code: .decodingFailed, message: "no run record for schedule \(run.scheduleID.uuidString.lowercased())")
+                }
+                return try Self.decodeRun(row)
             }
-            if let row = rows.first { return try Self.decodeRun(row) }
-            // Another server inserted the record concurrently: the insert waited for its commit,
-            // but this statement's snapshot predates it. A new statement sees it.
-            let committed = try await pool.withConnection { connection in
-                try await connection.query(
-                    "SELECT \(Self.runColumns) FROM schedule_runs WHERE schedule_id = $1 AND due_at = berth_ts($2::bigint)",
-                    [PostgresBind(run.scheduleID), PostgresBind(micros: run.dueAt)])
-            }
-            guard let row = committed.first else {
-                throw PostgresError(code: .decodingFailed, message: "no run record for schedule \(run.scheduleID.uuidString.lowercased())")
-            }
-            return try Self.decodeRun(row)
         }
     }
 

@@ -86,14 +86,15 @@ extension API {
         let wanted = try ScheduleRequest(body: try await Self.readBody(request, limit: configuration.maxBodyBytes))
         // A run is checked now as the leader will submit it, so a schedule that is accepted
         // makes runs that are (unless its template changes).
+        let now = context.now()
         let schedule = Schedule(
             id: UUID(), name: wanted.name, cron: wanted.cronText, timeZone: wanted.timeZoneName, template: wanted.template,
             parameters: wanted.parameters, run: wanted.run, concurrencyPolicy: wanted.concurrencyPolicy, catchUp: wanted.catchUp,
-            paused: wanted.paused, owner: caller.owner, createdAt: context.now(), nextDueAt: nil, lastDueAt: nil)
+            paused: wanted.paused, owner: caller.owner, createdAt: now, nextDueAt: nil, lastDueAt: nil)
         try await checkRun(of: schedule, owner: caller.owner)
         var stored = schedule
         if !wanted.paused {
-            guard let next = wanted.cron.next(after: context.now(), in: wanted.timeZone) else {
+            guard let next = wanted.cron.next(after: now, in: wanted.timeZone) else {
                 throw Problem.invalid("cron", "\(wanted.cronText) never comes due (no such date)", code: "invalid_cron")
             }
             stored.nextDueAt = next
@@ -150,10 +151,10 @@ extension API {
         let schedule = try await schedule(context, caller)
         var next: Date?
         if !paused {
-            guard let zone = TimeZone(identifier: schedule.timeZone), let cron = try? CronExpression(schedule.cron) else {
+            guard let timetable = schedule.timetable else {
                 throw StoreError(code: .corruptData, message: "schedule \(schedule.name) holds an unreadable timetable")
             }
-            next = cron.next(after: self.context.now(), in: zone)
+            next = timetable.cron.next(after: self.context.now(), in: timetable.zone)
         }
         guard let changed = try await self.context.store.setSchedulePaused(name: schedule.name, paused: paused, nextDueAt: next) else {
             throw Problem(.notFound, code: "schedule_not_found", title: "Schedule not found", detail: "no schedule named \(schedule.name)")

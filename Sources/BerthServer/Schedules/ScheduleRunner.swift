@@ -83,7 +83,7 @@ public struct ScheduleRunner: Sendable {
     private func handle(_ schedule: Schedule, now: Date) async -> [ScheduleRun] {
         var logger = logger
         logger[metadataKey: "schedule"] = .string(schedule.name)
-        guard let first = schedule.nextDueAt, let cron = try? CronExpression(schedule.cron), let zone = TimeZone(identifier: schedule.timeZone) else {
+        guard let first = schedule.nextDueAt, let (cron, zone) = schedule.timetable else {
             logger.error("schedule has an unreadable timetable; it is left alone", metadata: ["cron": .string(schedule.cron)])
             return []
         }
@@ -172,13 +172,9 @@ public struct ScheduleRunner: Sendable {
             return recorded
         }
         runLogger[metadataKey: "execution.id"] = .string(Wire.id(executionID))
-        // Another server may have recorded this decision and then stopped: its execution is made here.
-        let submission: NewExecution
-        if let new, new.id == executionID {
-            submission = new
-        } else {
-            submission = try await execution(of: schedule, due: due, id: executionID)
-        }
+        // Another server may have recorded this decision and then stopped: its execution is made
+        // here (with the same id: both derive it from the schedule and the due time).
+        let submission = if let new { new } else { try await execution(of: schedule, due: due, id: executionID) }
         do {
             _ = try await store.createExecution(submission)
             runLogger.info("scheduled run submitted")
