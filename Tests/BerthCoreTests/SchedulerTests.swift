@@ -200,6 +200,24 @@ struct SchedulerTests {
         }
     }
 
+    @Test("submissions placed a few at a time by successive passes start in submit order")
+    func orderAcrossPasses() async throws {
+        try await Self.withScheduler { runtime in
+            // Each insert's NOTIFY wakes a pass that places what is queued by then, so the
+            // launches of several passes overlap on one host.
+            var ids: [UUID] = []
+            for _ in 0..<30 {
+                ids.append(try await Self.submit(runtime.store, ["SIM_SECONDS": "0.2"]).id)
+            }
+            for id in ids {
+                #expect(try await Self.terminal(runtime.store, id).state == .succeeded)
+            }
+            var seqs: [Int64] = []
+            for id in ids { seqs.append(try await Self.startingSeq(runtime.store, id)) }
+            #expect(seqs == seqs.sorted(), "start order must equal submit order")
+        }
+    }
+
     @Test("a slot is free once the container ends, while its output is still being stored")
     func slotFreeAtExit() async throws {
         try await Self.withScheduler(configuration: Self.configuration(maxConcurrent: ["sim": 1])) { runtime in
