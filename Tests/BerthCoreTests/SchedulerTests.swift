@@ -119,9 +119,11 @@ struct SchedulerTests {
         try await wait(store, id, timeout: timeout) { $0.state.isTerminal }
     }
 
-    static func startingSeq(_ store: any Store, _ id: UUID) async throws -> Int64 {
+    /// The `seq` of the execution's first event into `state`: events are numbered in the
+    /// order they were written.
+    static func seq(_ store: any Store, _ id: UUID, into state: ExecutionState) async throws -> Int64 {
         let events = try await store.events(of: id, afterSeq: nil, limit: 100)
-        return try #require(events.first { $0.toState == .starting }?.seq)
+        return try #require(events.first { $0.toState == state }?.seq)
     }
 
     /// The Simulated plugin's own view of the execution's runtime object.
@@ -168,7 +170,7 @@ struct SchedulerTests {
 
     // MARK: - Capacity and order
 
-    @Test("with max_concurrent 2, five submissions run two containers at a time and start in submit order")
+    @Test("with max_concurrent 2, five submissions run two containers at a time and are placed in submit order")
     func capacityTwo() async throws {
         try await Self.withScheduler(configuration: Self.configuration(maxConcurrent: ["sim": 2])) { runtime in
             var ids: [UUID] = []
@@ -195,26 +197,41 @@ struct SchedulerTests {
             // By the plugin's own start and end times (the reason above shows 2 slots were held).
             #expect(Self.mostAtOnce(runs) <= 2, "never more than 2 containers at once")
             var seqs: [Int64] = []
-            for id in ids { seqs.append(try await Self.startingSeq(runtime.store, id)) }
-            #expect(seqs == seqs.sorted(), "start order must equal submit order")
+            for id in ids { seqs.append(try await Self.seq(runtime.store, id, into: .scheduled)) }
+            #expect(seqs == seqs.sorted(), "placement order must equal submit order")
         }
     }
 
-    @Test("submissions placed a few at a time by successive passes start in submit order")
-    func orderAcrossPasses() async throws {
-        try await Self.withScheduler { runtime in
-            // Each insert's NOTIFY wakes a pass that places what is queued by then, so the
-            // launches of several passes overlap on one host.
+    @Test("executions are placed in submit order: 30 queued before the scheduler leads, in one pass; 30 more one at a time, in several")
+    func placementOrder() async throws {
+        try await TestServer.withStore(maxConnections: 8) { postgres, _ in
+            let store: any Store = postgres
+            let plugins = PluginHost(configuration: PluginHostConfiguration(
+                hosts: Self.hosts(), serverID: "berth-test-" + TestEnvironment.uniqueID()))
+            await plugins.start()
             var ids: [UUID] = []
             for _ in 0..<30 {
-                ids.append(try await Self.submit(runtime.store, ["SIM_SECONDS": "0.2"]).id)
+                ids.append(try await Self.submit(store, ["SIM_SECONDS": "0.2"]).id)
             }
-            for id in ids {
-                #expect(try await Self.terminal(runtime.store, id).state == .succeeded)
+            let runtime = try await Self.start(store, plugins: plugins, configuration: Self.configuration())
+            do {
+                // Each insert's NOTIFY wakes a pass that places what is queued by then.
+                for _ in 0..<30 {
+                    ids.append(try await Self.submit(store, ["SIM_SECONDS": "0.2"]).id)
+                }
+                for id in ids {
+                    #expect(try await Self.terminal(store, id).state == .succeeded)
+                }
+                var seqs: [Int64] = []
+                for id in ids { seqs.append(try await Self.seq(store, id, into: .scheduled)) }
+                #expect(seqs == seqs.sorted(), "placement order must equal submit order")
+            } catch {
+                await runtime.stop()
+                await plugins.shutdown()
+                throw error
             }
-            var seqs: [Int64] = []
-            for id in ids { seqs.append(try await Self.startingSeq(runtime.store, id)) }
-            #expect(seqs == seqs.sorted(), "start order must equal submit order")
+            await runtime.stop()
+            await plugins.shutdown()
         }
     }
 
@@ -230,7 +247,7 @@ struct SchedulerTests {
             #expect(secondEnded.state == .succeeded)
             let firstEvents = try await runtime.store.events(of: first.id, afterSeq: nil, limit: 100)
             let firstSucceeded = try #require(firstEvents.first { $0.toState == .succeeded }?.seq)
-            #expect(try await Self.startingSeq(runtime.store, second.id) < firstSucceeded, "the second started before the first's output was in")
+            #expect(try await Self.seq(runtime.store, second.id, into: .starting) < firstSucceeded, "the second started before the first's output was in")
             let (firstEnd, secondStart) = (try #require(firstEnded.finishedAt), try #require(secondEnded.startedAt))
             #expect(firstEnd <= secondStart, "the second container started after the first one ended")
         }
@@ -279,7 +296,7 @@ struct SchedulerTests {
                 #expect(try await Self.terminal(runtime.store, execution.id).state == .succeeded)
             }
             var seqs: [Int64] = []
-            for execution in [blocker, high, high2, mid, low] { seqs.append(try await Self.startingSeq(runtime.store, execution.id)) }
+            for execution in [blocker, high, high2, mid, low] { seqs.append(try await Self.seq(runtime.store, execution.id, into: .starting)) }
             #expect(seqs == seqs.sorted(), "expected blocker, high, high2, mid, low")
         }
     }

@@ -56,9 +56,6 @@ public actor Scheduler: ExecutionControl {
     private var stoppedWaiters: [CheckedContinuation<Void, Never>] = []
     private var hostInfo: [String: HostInfo] = [:]
     private var writtenReasons: [UUID: String] = [:]
-    /// Per host, the launch of the latest pass's placements; the next pass's launch on that
-    /// host waits for it, so executions start in the order they were placed across passes.
-    private var latestLaunch: [String: Task<Void, Never>] = [:]
 
     /// A scheduler; nothing happens until ``run()``.
     /// - Parameters:
@@ -323,9 +320,7 @@ public actor Scheduler: ExecutionControl {
         writtenReasons = waiting
     }
 
-    /// Hands placed executions to the supervisor: in placement order within each host, also
-    /// across passes (a pass's launch waits for the previous one on its host to have moved
-    /// its executions to `starting`), hosts in parallel.
+    /// Hands placed executions to the supervisor: in order within each host, hosts in parallel.
     private func launch(_ executions: [Execution]) {
         guard !executions.isEmpty else { return }
         var byHost: [String: [Execution]] = [:]
@@ -338,11 +333,7 @@ public actor Scheduler: ExecutionControl {
         let supervisor = self.supervisor
         for host in order {
             let batch = byHost[host]!
-            let previous = latestLaunch[host]
-            latestLaunch[host] = Task {
-                await previous?.value
-                await supervisor.launch(inOrder: batch)
-            }
+            Task { await supervisor.launch(inOrder: batch) }
         }
     }
 

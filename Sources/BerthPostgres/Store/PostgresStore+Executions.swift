@@ -157,7 +157,8 @@ extension PostgresStore {
     /// or taken by another claimer) fails the condition and is simply not returned, so two
     /// claimers never get the same execution. Reading only two columns of the candidates, and
     /// writing only the placed rows, keeps a pass cheap when the queue is long and the hosts
-    /// are full (before, every pass locked and decoded up to `limit` whole rows).
+    /// are full (before, every pass locked and decoded up to `limit` whole rows). The events
+    /// are inserted in queue order, so their `seq` is the placement order.
     public func claim(limit: Int, reason: String, placement: @escaping Placement) async throws(StoreError) -> [Execution] {
         guard limit > 0 else { return [] }
         let claimed: [Execution] = try await perform("claim") {
@@ -195,6 +196,7 @@ extension PostgresStore {
                     ), event AS (
                         INSERT INTO execution_events (execution_id, from_state, to_state, reason, attempt)
                         SELECT id, 'queued', 'scheduled', state_reason, attempts FROM e
+                        ORDER BY priority DESC, created_at, id
                     ), notified AS (
                         SELECT id, pg_notify($4, id::text) FROM e
                     )
