@@ -55,14 +55,17 @@ struct SchedulerTests {
         return runtime
     }
 
-    /// Runs `body` with a fresh database, a plugin host and one leading scheduler.
+    /// Runs `body` with a fresh database, a plugin host and one leading scheduler;
+    /// `beforeStart` runs on the store before the scheduler starts.
     static func withScheduler(
         hosts: [TargetHostConfiguration] = Self.hosts(), configuration: SchedulerConfiguration = Self.configuration(),
         removeFinished: Bool = true, options: ExecutionSupervisor.Options = ExecutionSupervisor.Options(),
+        beforeStart: (any Store) async throws -> Void = { _ in },
         _ body: (Runtime) async throws -> Void
     ) async throws {
         try await TestServer.withStore(maxConnections: 8) { postgres, _ in
             let store: any Store = postgres
+            try await beforeStart(store)
             let plugins = PluginHost(configuration: PluginHostConfiguration(
                 hosts: hosts, serverID: "berth-test-" + TestEnvironment.uniqueID()))
             await plugins.start()
@@ -204,34 +207,22 @@ struct SchedulerTests {
 
     @Test("executions are placed in submit order: 30 queued before the scheduler leads, in one pass; 30 more one at a time, in several")
     func placementOrder() async throws {
-        try await TestServer.withStore(maxConnections: 8) { postgres, _ in
-            let store: any Store = postgres
-            let plugins = PluginHost(configuration: PluginHostConfiguration(
-                hosts: Self.hosts(), serverID: "berth-test-" + TestEnvironment.uniqueID()))
-            await plugins.start()
-            var ids: [UUID] = []
+        var ids: [UUID] = []
+        try await Self.withScheduler(beforeStart: { store in
             for _ in 0..<30 {
                 ids.append(try await Self.submit(store, ["SIM_SECONDS": "0.2"]).id)
             }
-            let runtime = try await Self.start(store, plugins: plugins, configuration: Self.configuration())
-            do {
-                // Each insert's NOTIFY wakes a pass that places what is queued by then.
-                for _ in 0..<30 {
-                    ids.append(try await Self.submit(store, ["SIM_SECONDS": "0.2"]).id)
-                }
-                for id in ids {
-                    #expect(try await Self.terminal(store, id).state == .succeeded)
-                }
-                var seqs: [Int64] = []
-                for id in ids { seqs.append(try await Self.seq(store, id, into: .scheduled)) }
-                #expect(seqs == seqs.sorted(), "placement order must equal submit order")
-            } catch {
-                await runtime.stop()
-                await plugins.shutdown()
-                throw error
+        }) { runtime in
+            // Each insert's NOTIFY wakes a pass that places what is queued by then.
+            for _ in 0..<30 {
+                ids.append(try await Self.submit(runtime.store, ["SIM_SECONDS": "0.2"]).id)
             }
-            await runtime.stop()
-            await plugins.shutdown()
+            for id in ids {
+                #expect(try await Self.terminal(runtime.store, id).state == .succeeded)
+            }
+            var seqs: [Int64] = []
+            for id in ids { seqs.append(try await Self.seq(runtime.store, id, into: .scheduled)) }
+            #expect(seqs == seqs.sorted(), "placement order must equal submit order")
         }
     }
 
